@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"homeport/internal/sockets"
+)
+
+// table writes rows as aligned columns with a header on a terminal, and as
+// tab-separated values without a header into a pipe.
+type table struct {
+	io     *IO
+	tw     *tabwriter.Writer
+	out    io.Writer
+	header []string
+	rows   [][]cell
+}
+
+// cell is a value with an optional style (colour on a terminal only).
+type cell struct {
+	text  string
+	style string
+}
+
+func newTable(o *IO, header ...string) *table {
+	return &table{io: o, out: o.Out, header: header}
+}
+
+func (t *table) row(cells ...cell) { t.rows = append(t.rows, cells) }
+
+func (t *table) flush() error {
+	if !t.io.OutTTY {
+		var b strings.Builder
+		for _, r := range t.rows {
+			for i, c := range r {
+				if i > 0 {
+					b.WriteByte('\t')
+				}
+				b.WriteString(strings.NewReplacer("\t", " ", "\n", " ").Replace(c.text))
+			}
+			b.WriteByte('\n')
+		}
+		_, err := io.WriteString(t.out, b.String())
+		return err
+	}
+	// On a terminal, pad by hand: tabwriter cannot measure ANSI escapes.
+	widths := make([]int, len(t.header))
+	for i, h := range t.header {
+		widths[i] = utf8.RuneCountInString(h)
+	}
+	for _, r := range t.rows {
+		for i, c := range r {
+			if i < len(widths) {
+				widths[i] = max(widths[i], utf8.RuneCountInString(c.text))
+			}
+		}
+	}
+	var b strings.Builder
+	last := len(t.header) - 1
+	for i, h := range t.header {
+		b.WriteString(t.io.paint(styleBold, h))
+		if i < last {
+			b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(h)+2))
+		}
+	}
+	b.WriteByte('\n')
+	for _, r := range t.rows {
+		for i, c := range r {
+			text := strings.NewReplacer("\n", "\\n", "\t", " ").Replace(c.text)
+			b.WriteString(t.io.paint(c.style, text))
+			if i < last {
+				b.WriteString(strings.Repeat(" ", max(widths[i]-utf8.RuneCountInString(text), 0)+2))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(t.out, b.String())
+	return err
+}
+
+// exposureText says who can reach a socket, marking dual-stack listeners.
+func exposureText(s *sockets.Socket) string {
+	switch s.Exposure() {
+	case sockets.Loopback:
+		return "loopback"
+	case sockets.AllInterfaces:
+		switch {
+		case s.DualStack():
+			return "all interfaces (v4+v6)"
+		case s.Local.Addr().Is6():
+			return "all interfaces (v6)"
+		default:
+			return "all interfaces (v4)"
+		}
+	default:
+		return s.Local.Addr().String()
+	}
+}
+
+func exposureStyle(s *sockets.Socket) string {
+	if s.Exposure() == sockets.Loopback {
+		return styleDim
+	}
+	return styleAmber
+}
+
+// addrText formats a local address the way ss does: "*" for the wildcard,
+// brackets for IPv6.
+func addrText(s *sockets.Socket) string {
+	a := s.Local.Addr()
+	if a.Is6() && !a.Is4In6() {
+		return "[" + a.String() + "]:" + strconv.Itoa(int(s.Port()))
+	}
+	return a.Unmap().String() + ":" + strconv.Itoa(int(s.Port()))
+}
+
+// pidsText lists the owners' PIDs: "4242" or "4242,4243".
+func pidsText(s *sockets.Socket) string {
+	if len(s.Owners) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(s.Owners))
+	for i, p := range s.Owners {
+		parts[i] = strconv.Itoa(p.PID)
+	}
+	return strings.Join(parts, ",")
+}
+
+// namesText lists the owners' distinct names.
+func namesText(s *sockets.Socket) string {
+	if len(s.Owners) == 0 {
+		return "-"
+	}
+	var names []string
+	for _, p := range s.Owners {
+		n := p.Name
+		if n == "" {
+			n = "?"
+		}
+		if !contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// userOf names the user of a socket: its first owner's, else the socket's uid.
+func userOf(s *sockets.Socket) string {
+	for _, p := range s.Owners {
+		if p.User != "" {
+			return p.User
+		}
+	}
+	if s.UID >= 0 {
+		return lookupUser(s.UID)
+	}
+	return ""
+}
+
+// commandText is the first owner's command line.
+func commandText(s *sockets.Socket) string {
+	if len(s.Owners) == 0 {
+		return ""
+	}
+	return s.Owners[0].Command()
+}
+
+// truncate shortens s to n runes with an ellipsis.
+func truncate(s string, n int) string {
+	if n <= 1 || utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// sinceText formats a start time: the clock time today, the date otherwise.
+func sinceText(t, now time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	y1, m1, d1 := t.Date()
+	y2, m2, d2 := now.Date()
+	if y1 == y2 && m1 == m2 && d1 == d2 {
+		return t.Format("15:04")
+	}
+	if y1 == y2 {
+		return t.Format("Jan 2 15:04")
+	}
+	return t.Format("2006-01-02")
+}
+
+// upText is a short duration: 45s, 12m, 3h, 5d.
+func upText(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+}

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"io"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// IO is where a command reads and writes. Data goes to Out, everything else
+// (status, progress, warnings, errors) to Err.
+type IO struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+
+	// OutTTY and ErrTTY report whether Out and Err are terminals: a terminal
+	// gets aligned tables, colour and spinners; a pipe gets plain columns.
+	OutTTY, ErrTTY, InTTY bool
+
+	// Color is true when colour is wanted on Out: a terminal, and NO_COLOR
+	// unset (https://no-color.org).
+	Color bool
+}
+
+// System returns the process's standard streams.
+func System() *IO {
+	isTTY := func(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+	o := &IO{
+		In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
+		InTTY: isTTY(os.Stdin), OutTTY: isTTY(os.Stdout), ErrTTY: isTTY(os.Stderr),
+	}
+	_, noColor := os.LookupEnv("NO_COLOR")
+	o.Color = o.OutTTY && !noColor && os.Getenv("TERM") != "dumb"
+	return o
+}
+
+// ANSI styles used on a terminal.
+const (
+	styleReset = "\x1b[0m"
+	styleBold  = "\x1b[1m"
+	styleDim   = "\x1b[2m"
+	styleRed   = "\x1b[31m"
+	styleGreen = "\x1b[32m"
+	styleAmber = "\x1b[33m"
+)
+
+// paint wraps s in style when colour is on.
+func (o *IO) paint(style, s string) string {
+	if !o.Color || s == "" {
+		return s
+	}
+	return style + s + styleReset
+}

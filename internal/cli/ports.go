@@ -1,0 +1,258 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"homeport/internal/ports"
+	"homeport/internal/sockets"
+)
+
+// PortsOptions are the flags of `homeport ports`.
+type PortsOptions struct {
+	IO      *IO
+	Factory *Factory
+
+	Ports    []int
+	PIDs     []int
+	Process  string
+	User     string
+	Exposed  bool
+	TCP      bool
+	UDP      bool
+	All      bool
+	NoOwners bool
+	JSON     bool
+	Verbose  bool
+
+	Now func() time.Time
+}
+
+// NewCmdPorts builds `homeport ports`. runF, when not nil, replaces the run
+// function (tests of flag parsing).
+func NewCmdPorts(f *Factory, runF func(*PortsOptions) error) *cobra.Command {
+	opts := &PortsOptions{IO: f.IO, Factory: f, Now: time.Now}
+	cmd := &cobra.Command{
+		Use:     "ports",
+		Aliases: []string{"ls", "list"},
+		Short:   "List listening sockets with their process and exposure",
+		Long: `List the sockets listening on this machine, sorted by port: protocol, address,
+who can reach it (loopback only, all interfaces, or one address; an IPv6
+wildcard that also takes IPv4 is marked v4+v6), the port's class, and the
+process(es) holding it.
+
+A terminal gets an aligned table; a pipe gets tab-separated columns without a
+header; --json prints an array of objects with stable field names.`,
+		Example: `  homeport ports                  # every TCP and UDP listener
+  homeport ports --exposed        # only those other machines may reach
+  homeport ports --port 5432      # who listens on 5432
+  homeport ports --process node   # what node listens on
+  homeport ports --all --tcp      # every TCP socket, connections too
+  homeport ports --json | jq '.[] | select(.exposure != "loopback")'`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, p := range opts.Ports {
+				if p < 1 || p > 65535 {
+					return usageErrorf("--port %d is not a port (1-65535)", p)
+				}
+			}
+			for _, p := range opts.PIDs {
+				if p < 1 {
+					return usageErrorf("--pid %d is not a process id", p)
+				}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return portsRun(cmd, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntSliceVarP(&opts.Ports, "port", "p", nil, "only these local `port`s (repeat or comma-separate)")
+	fl.IntSliceVar(&opts.PIDs, "pid", nil, "only sockets held by these process `id`s")
+	fl.StringVar(&opts.Process, "process", "", "only processes whose `name` or command contains this (case-insensitive)")
+	fl.StringVarP(&opts.User, "user", "u", "", "only sockets of this user (`name` or uid)")
+	fl.BoolVarP(&opts.Exposed, "exposed", "x", false, "only sockets not bound to loopback")
+	fl.BoolVarP(&opts.TCP, "tcp", "t", false, "TCP only")
+	fl.BoolVarP(&opts.UDP, "udp", "U", false, "UDP only")
+	fl.BoolVarP(&opts.All, "all", "a", false, "sockets in every state, not only listeners")
+	fl.BoolVar(&opts.NoOwners, "no-owner", false, "skip finding owning processes (much faster)")
+	fl.BoolVar(&opts.JSON, "json", false, "print JSON")
+	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "say where the sockets were read from")
+	return cmd
+}
+
+func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
+	filter := sockets.Filter{TCP: opts.TCP, UDP: opts.UDP, All: opts.All, PIDs: opts.PIDs}
+	needOwners := opts.Process != "" || !opts.NoOwners
+	filter.NoOwners = !needOwners
+	if len(opts.Ports) == 1 {
+		filter.Port = uint16(opts.Ports[0])
+	}
+	snap, err := opts.Factory.Take(cmd.Context(), filter)
+	if err != nil {
+		return inventoryError(err)
+	}
+	if opts.Verbose {
+		fmt.Fprintf(opts.IO.Err, "homeport: sockets from %s\n", snap.Source)
+		if snap.Fallback != nil {
+			fmt.Fprintf(opts.IO.Err, "homeport: %v\n", snap.Fallback)
+		}
+	}
+	socks := filterSockets(snap.Sockets, opts)
+	if opts.JSON {
+		out := make([]jsonSocket, len(socks))
+		for i := range socks {
+			out[i] = toJSONSocket(&socks[i])
+		}
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		if err := printSocketTable(opts.IO, socks, opts.All, !filter.NoOwners, opts.Now()); err != nil {
+			return err
+		}
+		if len(socks) == 0 && opts.IO.OutTTY {
+			fmt.Fprintln(opts.IO.Err, "homeport: no sockets match")
+		}
+	}
+	if snap.Hidden > 0 && !filter.NoOwners {
+		fmt.Fprintln(opts.IO.Err, "homeport: some owners are hidden; run with sudo to see them")
+	}
+	return nil
+}
+
+// inventoryError explains a failed inventory.
+func inventoryError(err error) error {
+	if err == sockets.ErrNotSupported {
+		return &ExitError{Code: exitInternal, Msg: err.Error(), Err: err,
+			Hint: "homeport reads sockets on Linux, Windows and macOS"}
+	}
+	return &ExitError{Code: exitInternal, Msg: "could not list sockets: " + err.Error(), Err: err,
+		Hint: "run 'homeport ports --verbose' to see which source failed"}
+}
+
+// filterSockets applies the filters the kernel query could not.
+func filterSockets(in []sockets.Socket, opts *PortsOptions) []sockets.Socket {
+	out := in[:0:0]
+	proc := strings.ToLower(opts.Process)
+	for i := range in {
+		s := &in[i]
+		if len(opts.Ports) > 1 && !containsInt(opts.Ports, int(s.Port())) {
+			continue
+		}
+		if opts.Exposed && !s.Exposed() {
+			continue
+		}
+		if opts.User != "" && !matchUser(s, opts.User) {
+			continue
+		}
+		if proc != "" && !matchProcess(s, proc) {
+			continue
+		}
+		out = append(out, *s)
+	}
+	return out
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func matchUser(s *sockets.Socket, u string) bool {
+	if uid, err := strconv.Atoi(u); err == nil {
+		if s.UID == uid {
+			return true
+		}
+		for _, p := range s.Owners {
+			if p.UID == uid {
+				return true
+			}
+		}
+		return false
+	}
+	if userOf(s) == u {
+		return true
+	}
+	for _, p := range s.Owners {
+		if p.User == u {
+			return true
+		}
+	}
+	return false
+}
+
+func matchProcess(s *sockets.Socket, lowerName string) bool {
+	for _, p := range s.Owners {
+		if strings.Contains(strings.ToLower(p.Name), lowerName) ||
+			strings.Contains(strings.ToLower(p.Command()), lowerName) {
+			return true
+		}
+	}
+	return false
+}
+
+// printSocketTable prints sockets as the `ports` table.
+func printSocketTable(o *IO, socks []sockets.Socket, all, owners bool, now time.Time) error {
+	header := []string{"PROTO"}
+	if all {
+		header = append(header, "STATE")
+	}
+	header = append(header, "ADDRESS", "EXPOSURE", "CLASS")
+	if all {
+		header = append(header, "PEER")
+	}
+	if owners {
+		header = append(header, "PID", "PROCESS", "USER", "UP", "COMMAND")
+	} else {
+		header = append(header, "USER")
+	}
+	t := newTable(o, header...)
+	for i := range socks {
+		s := &socks[i]
+		r := []cell{{text: string(s.Proto)}}
+		if all {
+			r = append(r, cell{text: s.State.String()})
+		}
+		r = append(r,
+			cell{text: addrText(s)},
+			cell{text: exposureText(s), style: exposureStyle(s)},
+			cell{text: string(ports.ClassOf(s.Port()))},
+		)
+		if all {
+			peer := "*"
+			if s.Remote.Port() != 0 {
+				peer = s.Remote.String()
+			}
+			r = append(r, cell{text: peer})
+		}
+		if owners {
+			up := ""
+			if len(s.Owners) > 0 && !s.Owners[0].Start.IsZero() {
+				up = upText(now.Sub(s.Owners[0].Start))
+			}
+			cmd := commandText(s)
+			if o.OutTTY {
+				cmd = truncate(cmd, 60)
+			}
+			r = append(r, cell{text: pidsText(s)}, cell{text: namesText(s), style: styleBold},
+				cell{text: userOf(s)}, cell{text: up}, cell{text: cmd})
+		} else {
+			r = append(r, cell{text: userOf(s)})
+		}
+		t.row(r...)
+	}
+	return t.flush()
+}

@@ -1,0 +1,304 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"homeport/internal/ports"
+	"homeport/internal/sockets"
+)
+
+// WhoOptions are the flags of `homeport who`.
+type WhoOptions struct {
+	IO      *IO
+	Factory *Factory
+	Targets []ports.Target
+	JSON    bool
+	Now     func() time.Time
+	// Lookup resolves host names that are not localhost or IP literals.
+	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+}
+
+// NewCmdWho builds `homeport who TARGET...`.
+func NewCmdWho(f *Factory, runF func(*WhoOptions) error) *cobra.Command {
+	opts := &WhoOptions{IO: f.IO, Factory: f, Now: time.Now, Lookup: lookupHost}
+	cmd := &cobra.Command{
+		Use:   "who TARGET...",
+		Short: "Tell which process holds a port",
+		Long: `Tell which process listens on a port, in a sentence: the process, its pid and
+user, the addresses it listens on and who can reach them, since when, and its
+command line.
+
+TARGET is a port (3000, :3000, 3000/udp), or an address and port
+(localhost:3000, 127.0.0.1:3000, [::1]:3000); with an address, only listeners
+that accept connections to that address count. localhost means 127.0.0.1 and
+::1, as browsers have it (RFC 6761).
+
+Exit status: 0 when every target is held, 1 when one is not, 2 on bad input.`,
+		Example: `  homeport who 3000
+  homeport who localhost:5173 [::1]:8080
+  homeport who 53/udp
+  homeport who 62893 --json`,
+		Args: minArgs(1, "a port, like 3000 or localhost:3000"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Targets = opts.Targets[:0]
+			for _, a := range args {
+				t, err := ports.ParseTarget(a)
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				opts.Targets = append(opts.Targets, t)
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return whoRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	return cmd
+}
+
+type whoJSON struct {
+	Target  string       `json:"target"`
+	Held    bool         `json:"held"`
+	Sockets []jsonSocket `json:"sockets"`
+}
+
+func whoRun(ctx context.Context, opts *WhoOptions) error {
+	var results []whoJSON
+	allHeld := true
+	hidden := false
+	for _, t := range opts.Targets {
+		f := sockets.Filter{Port: t.Port, TCP: t.Proto != "udp", UDP: t.Proto == "udp"}
+		snap, err := opts.Factory.Take(ctx, f)
+		if err != nil {
+			return inventoryError(err)
+		}
+		hidden = hidden || snap.Hidden > 0
+		held := snap.Sockets
+		if t.Host != "" {
+			addrs, err := resolveTarget(ctx, t.Host, opts.Lookup)
+			if err != nil {
+				return &ExitError{Code: exitUsage, Msg: fmt.Sprintf("cannot resolve %q: %v", t.Host, err),
+					Hint: fmt.Sprintf("ask about the port alone: homeport who %d", t.Port)}
+			}
+			held = slices.DeleteFunc(slices.Clone(held), func(s sockets.Socket) bool {
+				return !slices.ContainsFunc(addrs, func(a netip.Addr) bool { return accepts(&s, a) })
+			})
+		}
+		results = append(results, whoJSON{Target: t.String(), Held: len(held) > 0, Sockets: toJSONSockets(held)})
+		if len(held) == 0 {
+			allHeld = false
+		}
+		if opts.JSON {
+			continue
+		}
+		if len(held) == 0 {
+			fmt.Fprintln(opts.IO.Out, nothingText(t, snap.Sockets))
+			continue
+		}
+		for _, line := range whoSentences(t, held, opts.Now()) {
+			fmt.Fprintln(opts.IO.Out, line)
+		}
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(results); err != nil {
+			return err
+		}
+	}
+	if hidden {
+		fmt.Fprintln(opts.IO.Err, "homeport: some owners are hidden; run with sudo to see them")
+	}
+	if !allHeld {
+		return silent(exitFailure)
+	}
+	return nil
+}
+
+func toJSONSockets(socks []sockets.Socket) []jsonSocket {
+	out := make([]jsonSocket, len(socks))
+	for i := range socks {
+		out[i] = toJSONSocket(&socks[i])
+	}
+	return out
+}
+
+// nothingText says nothing listens, and where the port is held instead when
+// the target named an address the listeners do not take.
+func nothingText(t ports.Target, onPort []sockets.Socket) string {
+	where := fmt.Sprintf("port %d", t.Port)
+	if t.Proto == "udp" {
+		where += "/udp"
+	}
+	if t.Host == "" || len(onPort) == 0 {
+		return "nothing is listening on " + where
+	}
+	var addrs []string
+	for i := range onPort {
+		a := addrText(&onPort[i])
+		if !contains(addrs, a) {
+			addrs = append(addrs, a)
+		}
+	}
+	return fmt.Sprintf("nothing is listening on %s for %s; %s is held on %s by %s",
+		where, t.Host, where, strings.Join(addrs, ", "), namesText(&onPort[0]))
+}
+
+// whoSentences describes the holders of one target: one sentence per owner
+// (or per group of sockets without a visible owner).
+func whoSentences(t ports.Target, held []sockets.Socket, now time.Time) []string {
+	type group struct {
+		key   string
+		socks []*sockets.Socket
+	}
+	var groups []*group
+	for i := range held {
+		s := &held[i]
+		key := pidsText(s)
+		if key == "-" {
+			key = fmt.Sprintf("-uid%d", s.UID)
+		}
+		var g *group
+		for _, x := range groups {
+			if x.key == key {
+				g = x
+			}
+		}
+		if g == nil {
+			g = &group{key: key}
+			groups = append(groups, g)
+		}
+		g.socks = append(g.socks, s)
+	}
+	port := fmt.Sprintf("%d/%s", t.Port, t.Proto)
+	var lines []string
+	for _, g := range groups {
+		s := g.socks[0]
+		var b strings.Builder
+		b.WriteString(port)
+		b.WriteString(" is held by ")
+		if len(s.Owners) == 0 {
+			if s.UID > 0 {
+				fmt.Fprintf(&b, "a process of user %s that homeport cannot see (run with sudo to see which)", lookupUser(s.UID))
+			} else {
+				b.WriteString("a process outside this PID namespace, or the kernel (no visible owner)")
+			}
+		} else {
+			p := s.Owners[0]
+			fmt.Fprintf(&b, "%s (pid %d", p.Name, p.PID)
+			if u := userOf(s); u != "" {
+				fmt.Fprintf(&b, ", user %s", u)
+			}
+			if len(s.Owners) > 1 {
+				var more []string
+				for _, o := range s.Owners[1:] {
+					more = append(more, fmt.Sprintf("%s %d", o.Name, o.PID))
+				}
+				fmt.Fprintf(&b, "; shared with %s", strings.Join(more, ", "))
+			}
+			b.WriteString(")")
+		}
+		b.WriteString(", listening on ")
+		b.WriteString(listenText(g.socks))
+		if len(s.Owners) > 0 {
+			p := s.Owners[0]
+			if since := sinceText(p.Start, now); since != "" {
+				b.WriteString(", since ")
+				b.WriteString(since)
+			}
+			if c := p.Command(); c != "" {
+				b.WriteString(": ")
+				b.WriteString(c)
+			}
+		}
+		lines = append(lines, b.String())
+	}
+	return lines
+}
+
+// listenText describes the addresses of a group of sockets and who can reach
+// them: "127.0.0.1 only", "127.0.0.1 and ::1 (loopback only)", "all
+// interfaces (0.0.0.0 and [::])".
+func listenText(socks []*sockets.Socket) string {
+	var addrs []string
+	loop := true
+	for _, s := range socks {
+		a := s.Local.Addr().String()
+		if s.DualStack() {
+			a = "[::] (IPv4 and IPv6)"
+		}
+		if !contains(addrs, a) {
+			addrs = append(addrs, a)
+		}
+		loop = loop && s.Exposure() == sockets.Loopback
+	}
+	list := strings.Join(addrs, " and ")
+	switch {
+	case loop && len(addrs) == 1:
+		return list + " only"
+	case loop:
+		return list + " (loopback only)"
+	}
+	for _, s := range socks {
+		if s.Exposure() == sockets.AllInterfaces {
+			return "all interfaces: " + list
+		}
+	}
+	return list
+}
+
+// accepts reports whether socket s takes connections to address a.
+func accepts(s *sockets.Socket, a netip.Addr) bool {
+	l := s.Local.Addr()
+	a = a.Unmap()
+	if l.Unmap() == a {
+		return true
+	}
+	if !l.IsUnspecified() {
+		return false
+	}
+	if l.Is4() {
+		return a.Is4()
+	}
+	return a.Is6() || !s.V6Only
+}
+
+// resolveTarget turns a host into addresses: localhost and *.localhost are
+// loopback in both families (RFC 6761), IP literals are themselves, other
+// names go to the resolver.
+func resolveTarget(ctx context.Context, host string, lookup func(context.Context, string) ([]netip.Addr, error)) ([]netip.Addr, error) {
+	h := strings.TrimSuffix(strings.ToLower(host), ".")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}, nil
+	}
+	if a, err := netip.ParseAddr(h); err == nil {
+		return []netip.Addr{a.WithZone("")}, nil
+	}
+	return lookup(ctx, host)
+}
+
+func lookupHost(ctx context.Context, host string) ([]netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+			return nil, fmt.Errorf("no such host")
+		}
+		return nil, err
+	}
+	return ips, nil
+}

@@ -1,0 +1,168 @@
+package ports
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Target is what a user names when asking about a port: a bare port, a
+// host and port, or an http(s) URL, optionally with a protocol suffix.
+type Target struct {
+	// Host is the host as typed, without brackets ("" when only a port was
+	// given, meaning any local address).
+	Host string
+	Port uint16
+	// Proto is "tcp" unless the target ended in "/udp".
+	Proto string
+	// URL is set for http:// and https:// targets.
+	URL *url.URL
+}
+
+// String formats the target the way a user would type it.
+func (t Target) String() string {
+	if t.URL != nil {
+		return t.URL.String()
+	}
+	s := strconv.Itoa(int(t.Port))
+	if t.Host != "" {
+		s = net.JoinHostPort(t.Host, s)
+	}
+	if t.Proto == "udp" {
+		s += "/udp"
+	}
+	return s
+}
+
+// ParseTarget parses a target: "3000", ":3000", "3000/udp",
+// "localhost:3000", "127.0.0.1:3000", "[::1]:3000", "host:53/udp",
+// "http://localhost:3000/health", "https://app.localhost".
+// Errors name the part that is wrong.
+func ParseTarget(s string) (Target, error) {
+	orig := s
+	if s == "" {
+		return Target{}, fmt.Errorf("empty target: give a port like 3000 or an address like 127.0.0.1:3000")
+	}
+	if i := strings.Index(s, "://"); i > 0 {
+		return parseURLTarget(orig)
+	}
+	t := Target{Proto: "tcp"}
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		switch p := strings.ToLower(s[i+1:]); p {
+		case "tcp", "udp":
+			t.Proto = p
+			s = s[:i]
+		default:
+			return Target{}, fmt.Errorf("%q in %q is not a protocol (tcp or udp)", s[i+1:], orig)
+		}
+	}
+	host, portStr := "", s
+	if strings.HasPrefix(s, "[") || strings.Contains(s, ":") {
+		if strings.Count(s, ":") > 1 && !strings.HasPrefix(s, "[") {
+			return Target{}, fmt.Errorf("%q: put an IPv6 address in brackets, like [::1]:3000", orig)
+		}
+		h, p, err := net.SplitHostPort(s)
+		if err != nil {
+			return Target{}, fmt.Errorf("%q is not host:port: %s", orig, strings.TrimPrefix(err.Error(), "address "+s+": "))
+		}
+		host, portStr = h, p
+		if host != "" {
+			if err := checkHost(host); err != nil {
+				return Target{}, fmt.Errorf("%q: %w", orig, err)
+			}
+		}
+	}
+	port, err := ParsePort(portStr)
+	if err != nil {
+		return Target{}, err
+	}
+	t.Host, t.Port = host, port
+	return t, nil
+}
+
+// ParsePort parses a port number 1-65535.
+func ParsePort(s string) (uint16, error) {
+	if s == "" {
+		return 0, fmt.Errorf("missing port: give a number from 1 to 65535")
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%q is not a port (1-65535)", s)
+		}
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("%q is not a port (1-65535)", s)
+	}
+	return uint16(n), nil
+}
+
+func parseURLTarget(s string) (Target, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return Target{}, fmt.Errorf("%q is not a URL: %v", s, unwrapURLError(err))
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return Target{}, fmt.Errorf("%q: scheme %q is not supported (use http:// or https://)", s, u.Scheme)
+	}
+	host := u.Hostname()
+	if host == "" {
+		return Target{}, fmt.Errorf("%q has no host", s)
+	}
+	if err := checkHost(host); err != nil {
+		return Target{}, fmt.Errorf("%q: %w", s, err)
+	}
+	var port uint16 = 80
+	if scheme == "https" {
+		port = 443
+	}
+	if p := u.Port(); p != "" {
+		port, err = ParsePort(p)
+		if err != nil {
+			return Target{}, err
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return Target{}, fmt.Errorf("%q: missing port after ':'", s)
+	}
+	return Target{Host: host, Port: port, Proto: "tcp", URL: u}, nil
+}
+
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// checkHost accepts IP literals and DNS names (RFC 1123 labels, with "_"
+// allowed as resolvers do).
+func checkHost(h string) error {
+	if strings.Contains(h, "%") { // IPv6 zone: fe80::1%eth0
+		if i := strings.IndexByte(h, '%'); i > 0 && net.ParseIP(h[:i]) != nil && i < len(h)-1 {
+			return nil
+		}
+		return fmt.Errorf("%q is not a host name or IP address", h)
+	}
+	if net.ParseIP(h) != nil {
+		return nil
+	}
+	name := strings.TrimSuffix(h, ".")
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("%q is not a host name or IP address", h)
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("%q is not a host name or IP address", h)
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return fmt.Errorf("%q is not a host name or IP address", h)
+			}
+		}
+	}
+	return nil
+}

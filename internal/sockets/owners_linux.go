@@ -1,0 +1,296 @@
+package sockets
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"homeport/internal/procs"
+)
+
+// owners finds the processes holding each socket by reading the links in
+// /proc/<pid>/fd ("socket:[inode]"), as ss and lsof do. It is the costly part
+// of an inventory, so:
+//   - each fd directory is read with getdents and each link with readlinkat
+//     on the directory's fd, into reused buffers: no allocation per fd;
+//   - processes are split between a few goroutines (the work is syscalls);
+//   - with early set (a question about one port), the scan stops once every
+//     socket has an owner, then looks only at those owners' parents and
+//     descendants: a socket is shared through fork (workers, children
+//     inheriting it), so that is where further owners live.
+//
+// Processes that exit mid-scan are skipped; fd directories that may not be
+// read (other users' processes when not root) are counted in hidden.
+func (l *linuxImpl) owners(ctx context.Context, socks []Socket, pids []int, early bool) (int, error) {
+	if len(socks) == 0 {
+		return 0, nil
+	}
+	want := make(map[uint64]int32, len(socks))
+	for i := range socks {
+		if socks[i].Inode != 0 {
+			want[socks[i].Inode] = int32(i)
+		}
+	}
+	if len(want) == 0 {
+		return 0, nil
+	}
+	if len(pids) == 0 {
+		var err error
+		pids, err = l.listPIDs()
+		if err != nil {
+			return 0, err
+		}
+	}
+
+	sc := &fdScan{root: l.procRoot, want: want, owned: make([]atomic.Bool, len(socks))}
+	workers := min(runtime.GOMAXPROCS(0), 4, len(pids))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	results := make([][]ownerHit, workers)
+	hidden := make([]int, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := newFDReader()
+			for {
+				if ctx.Err() != nil {
+					return
+				}
+				if early && sc.found.Load() == int64(len(want)) {
+					return
+				}
+				i := int(next.Add(1) - 1)
+				if i >= len(pids) {
+					return
+				}
+				hits, denied := r.scan(sc, pids[i], results[w])
+				results[w] = hits
+				if denied {
+					hidden[w]++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var hits []ownerHit
+	for _, r := range results {
+		hits = append(hits, r...)
+	}
+	if early && int(next.Load()) < len(pids) {
+		hits = sc.relatives(hits)
+	}
+	n := 0
+	for _, h := range hidden {
+		n += h
+	}
+	fillOwners(socks, hits)
+	return n, nil
+}
+
+// ownerHit says that process pid holds socks[sock].
+type ownerHit struct {
+	sock int32
+	pid  int
+}
+
+type fdScan struct {
+	root  string
+	want  map[uint64]int32
+	owned []atomic.Bool // socks[i] has at least one owner
+	found atomic.Int64  // how many owned are true
+}
+
+// fdReader reads fd directories with buffers reused across processes.
+type fdReader struct {
+	dents []byte
+	link  []byte
+}
+
+func newFDReader() *fdReader {
+	return &fdReader{dents: make([]byte, 32<<10), link: make([]byte, 64)}
+}
+
+var socketPrefix = []byte("socket:[")
+
+// scan appends to hits the wanted sockets that pid holds. denied reports an
+// fd directory that exists but may not be read.
+func (r *fdReader) scan(sc *fdScan, pid int, hits []ownerHit) (_ []ownerHit, denied bool) {
+	dir := sc.root + "/" + strconv.Itoa(pid) + "/fd"
+	dfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		// ENOENT/ESRCH: the process exited. EACCES: another user's.
+		return hits, err == unix.EACCES || err == unix.EPERM
+	}
+	defer unix.Close(dfd)
+	for {
+		n, err := unix.Getdents(dfd, r.dents)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			return hits, false
+		}
+		buf := r.dents[:n]
+		// struct linux_dirent64 { u64 ino; s64 off; u16 reclen; u8 type; char name[]; }
+		for len(buf) >= 19 {
+			reclen := int(binary.NativeEndian.Uint16(buf[16:]))
+			if reclen < 19 || reclen > len(buf) {
+				break
+			}
+			name := buf[19:reclen] // NUL-terminated, padded
+			buf = buf[reclen:]
+			if name[0] == '.' {
+				continue
+			}
+			ln, ok := r.readlinkat(dfd, name)
+			if !ok || !bytes.HasPrefix(ln, socketPrefix) || ln[len(ln)-1] != ']' {
+				continue
+			}
+			ino, err := strconv.ParseUint(string(ln[len(socketPrefix):len(ln)-1]), 10, 64)
+			if err != nil {
+				continue
+			}
+			if i, ok := sc.want[ino]; ok {
+				hits = append(hits, ownerHit{sock: i, pid: pid})
+				if sc.owned[i].CompareAndSwap(false, true) {
+					sc.found.Add(1)
+				}
+			}
+		}
+	}
+}
+
+// readlinkat reads the link named by the NUL-terminated name relative to
+// dirfd, without turning the name into a Go string: it is called once per
+// open file of every process on the machine.
+func (r *fdReader) readlinkat(dirfd int, name []byte) ([]byte, bool) {
+	if bytes.IndexByte(name, 0) < 0 {
+		return nil, false
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_READLINKAT, uintptr(dirfd),
+		uintptr(unsafe.Pointer(&name[0])), uintptr(unsafe.Pointer(&r.link[0])), uintptr(len(r.link)), 0, 0)
+	if errno != 0 || int(n) <= 0 || int(n) > len(r.link) {
+		return nil, false
+	}
+	return r.link[:n], true
+}
+
+// relatives completes an early-stopped scan: the sockets' owners' parents
+// and descendants may hold the same sockets (a master and its workers, a
+// shell's children), so scan those, and the relatives of each new owner.
+func (sc *fdScan) relatives(hits []ownerHit) []ownerHit {
+	seen := map[int]bool{}
+	var queue []int
+	for _, h := range hits {
+		if !seen[h.pid] {
+			seen[h.pid] = true
+			queue = append(queue, h.pid)
+		}
+	}
+	r := newFDReader()
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		for _, rel := range sc.family(pid) {
+			if seen[rel] || rel <= 1 {
+				continue
+			}
+			seen[rel] = true
+			before := len(hits)
+			hits, _ = r.scan(sc, rel, hits)
+			if len(hits) > before {
+				queue = append(queue, rel)
+			}
+		}
+	}
+	return hits
+}
+
+// family returns pid's parent and children.
+func (sc *fdScan) family(pid int) []int {
+	var out []int
+	base := sc.root + "/" + strconv.Itoa(pid)
+	if b, err := os.ReadFile(base + "/stat"); err == nil {
+		if st, err := procs.ParseStat(b); err == nil && st.PPID > 1 {
+			out = append(out, st.PPID)
+		}
+	}
+	tasks, err := os.ReadDir(base + "/task")
+	if err != nil {
+		return out
+	}
+	for _, t := range tasks {
+		b, err := os.ReadFile(base + "/task/" + t.Name() + "/children")
+		if err != nil {
+			continue
+		}
+		for _, f := range bytes.Fields(b) {
+			if c, err := strconv.Atoi(string(f)); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// listPIDs returns the numeric entries of /proc.
+func (l *linuxImpl) listPIDs() ([]int, error) {
+	d, err := os.Open(l.procRoot)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	pids := make([]int, 0, len(names))
+	for _, n := range names {
+		if n[0] < '0' || n[0] > '9' {
+			continue
+		}
+		if pid, err := strconv.Atoi(n); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
+
+// fillOwners turns hits into Owners, reading each process's facts once.
+func fillOwners(socks []Socket, hits []ownerHit) {
+	facts := map[int]procs.Process{}
+	slices.SortFunc(hits, func(a, b ownerHit) int {
+		if a.sock != b.sock {
+			return int(a.sock - b.sock)
+		}
+		return a.pid - b.pid
+	})
+	hits = slices.Compact(hits)
+	for _, h := range hits {
+		p, ok := facts[h.pid]
+		if !ok {
+			got, err := procs.Get(h.pid)
+			if err != nil {
+				// It exited after the scan, or its facts are unreadable:
+				// it held the socket a moment ago, so keep what we know.
+				got = &procs.Process{PID: h.pid, UID: -1}
+			}
+			p = *got
+			facts[h.pid] = p
+		}
+		socks[h.sock].Owners = append(socks[h.sock].Owners, p)
+	}
+}
