@@ -41,17 +41,6 @@ func usageErrorf(format string, args ...any) error {
 	return &ExitError{Code: exitUsage, Msg: fmt.Sprintf(format, args...)}
 }
 
-// withHint returns err with a hint line, keeping its exit code.
-func withHint(err error, hint string) error {
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		c := *ee
-		c.Hint = hint
-		return &c
-	}
-	return &ExitError{Code: exitFailure, Msg: err.Error(), Hint: hint, Err: err}
-}
-
 // silent returns an error that only sets the exit code.
 func silent(code int) error { return &ExitError{Code: code} }
 

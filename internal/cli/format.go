@@ -1,11 +1,10 @@
 package cli
 
 import (
+	"bufio"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
@@ -13,11 +12,12 @@ import (
 )
 
 // table writes rows as aligned columns with a header on a terminal, and as
-// tab-separated values without a header into a pipe.
+// tab-separated values without a header into a pipe. Into a pipe, rows are
+// written as they come: a listing of 10,000 sockets then needs no memory for
+// the table.
 type table struct {
 	io     *IO
-	tw     *tabwriter.Writer
-	out    io.Writer
+	w      *bufio.Writer
 	header []string
 	rows   [][]cell
 }
@@ -29,25 +29,34 @@ type cell struct {
 }
 
 func newTable(o *IO, header ...string) *table {
-	return &table{io: o, out: o.Out, header: header}
+	return &table{io: o, w: bufio.NewWriterSize(o.Out, 32<<10), header: header}
 }
 
-func (t *table) row(cells ...cell) { t.rows = append(t.rows, cells) }
+func (t *table) row(cells ...cell) {
+	if t.io.OutTTY {
+		t.rows = append(t.rows, cells)
+		return
+	}
+	for i, c := range cells {
+		if i > 0 {
+			t.w.WriteByte('\t')
+		}
+		pipeCell.WriteString(t.w, c.text)
+	}
+	t.w.WriteByte('\n')
+}
+
+// Cells never contain the column separators: a process name or command line
+// may hold tabs and newlines.
+var (
+	pipeCell = strings.NewReplacer("\t", " ", "\n", " ")
+	ttyCell  = strings.NewReplacer("\n", "\\n", "\t", " ")
+)
 
 func (t *table) flush() error {
+	w := t.w
 	if !t.io.OutTTY {
-		var b strings.Builder
-		for _, r := range t.rows {
-			for i, c := range r {
-				if i > 0 {
-					b.WriteByte('\t')
-				}
-				b.WriteString(strings.NewReplacer("\t", " ", "\n", " ").Replace(c.text))
-			}
-			b.WriteByte('\n')
-		}
-		_, err := io.WriteString(t.out, b.String())
-		return err
+		return w.Flush()
 	}
 	// On a terminal, pad by hand: tabwriter cannot measure ANSI escapes.
 	widths := make([]int, len(t.header))
@@ -61,7 +70,7 @@ func (t *table) flush() error {
 			}
 		}
 	}
-	var b strings.Builder
+	b := w
 	last := len(t.header) - 1
 	for i, h := range t.header {
 		b.WriteString(t.io.paint(styleBold, h))
@@ -72,7 +81,7 @@ func (t *table) flush() error {
 	b.WriteByte('\n')
 	for _, r := range t.rows {
 		for i, c := range r {
-			text := strings.NewReplacer("\n", "\\n", "\t", " ").Replace(c.text)
+			text := ttyCell.Replace(c.text)
 			b.WriteString(t.io.paint(c.style, text))
 			if i < last {
 				b.WriteString(strings.Repeat(" ", max(widths[i]-utf8.RuneCountInString(text), 0)+2))
@@ -80,8 +89,7 @@ func (t *table) flush() error {
 		}
 		b.WriteByte('\n')
 	}
-	_, err := io.WriteString(t.out, b.String())
-	return err
+	return w.Flush()
 }
 
 // exposureText says who can reach a socket, marking dual-stack listeners.

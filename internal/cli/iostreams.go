@@ -47,7 +47,7 @@ const (
 
 // paint wraps s in style when colour is on.
 func (o *IO) paint(style, s string) string {
-	if !o.Color || s == "" {
+	if !o.Color || s == "" || style == "" {
 		return s
 	}
 	return style + s + styleReset

@@ -139,9 +139,9 @@ func inventoryError(err error) error {
 		Hint: "run 'homeport ports --verbose' to see which source failed"}
 }
 
-// filterSockets applies the filters the kernel query could not.
+// filterSockets applies the filters the kernel query could not, in place.
 func filterSockets(in []sockets.Socket, opts *PortsOptions) []sockets.Socket {
-	out := in[:0:0]
+	out := in[:0]
 	proc := strings.ToLower(opts.Process)
 	for i := range in {
 		s := &in[i]
@@ -157,7 +157,7 @@ func filterSockets(in []sockets.Socket, opts *PortsOptions) []sockets.Socket {
 		if proc != "" && !matchProcess(s, proc) {
 			continue
 		}
-		out = append(out, *s)
+		out = append(out, in[i])
 	}
 	return out
 }

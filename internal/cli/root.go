@@ -51,7 +51,8 @@ func Main(args []string, io *IO) int {
 	if err == nil {
 		return exitOK
 	}
-	if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") {
+	var ee *ExitError
+	if !errors.As(err, &ee) && (strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag")) {
 		err = &ExitError{Code: exitUsage, Msg: err.Error(), Hint: "run 'homeport --help' to see the commands"}
 	}
 	printError(io, err)

@@ -220,7 +220,7 @@ func whoSentences(t ports.Target, held []sockets.Socket, now time.Time) []string
 			}
 			if c := p.Command(); c != "" {
 				b.WriteString(": ")
-				b.WriteString(c)
+				b.WriteString(ttyCell.Replace(c))
 			}
 		}
 		lines = append(lines, b.String())

@@ -270,8 +270,9 @@ func (l *linuxImpl) listPIDs() ([]int, error) {
 }
 
 // fillOwners turns hits into Owners, reading each process's facts once.
+// Sockets with the same owners share one Owners slice: a process with
+// thousands of listeners costs one Process, not thousands.
 func fillOwners(socks []Socket, hits []ownerHit) {
-	facts := map[int]procs.Process{}
 	slices.SortFunc(hits, func(a, b ownerHit) int {
 		if a.sock != b.sock {
 			return int(a.sock - b.sock)
@@ -279,18 +280,40 @@ func fillOwners(socks []Socket, hits []ownerHit) {
 		return a.pid - b.pid
 	})
 	hits = slices.Compact(hits)
-	for _, h := range hits {
-		p, ok := facts[h.pid]
+	facts := map[int]procs.Process{}
+	fact := func(pid int) procs.Process {
+		p, ok := facts[pid]
 		if !ok {
-			got, err := procs.Get(h.pid)
+			got, err := procs.Get(pid)
 			if err != nil {
 				// It exited after the scan, or its facts are unreadable:
 				// it held the socket a moment ago, so keep what we know.
-				got = &procs.Process{PID: h.pid, UID: -1}
+				got = &procs.Process{PID: pid, UID: -1}
 			}
 			p = *got
-			facts[h.pid] = p
+			facts[pid] = p
 		}
-		socks[h.sock].Owners = append(socks[h.sock].Owners, p)
+		return p
+	}
+	shared := map[string][]procs.Process{}
+	var key []byte
+	for i := 0; i < len(hits); {
+		j := i
+		key = key[:0]
+		for j < len(hits) && hits[j].sock == hits[i].sock {
+			key = strconv.AppendInt(key, int64(hits[j].pid), 10)
+			key = append(key, ',')
+			j++
+		}
+		owners, ok := shared[string(key)]
+		if !ok {
+			owners = make([]procs.Process, 0, j-i)
+			for _, h := range hits[i:j] {
+				owners = append(owners, fact(h.pid))
+			}
+			shared[string(key)] = owners
+		}
+		socks[hits[i].sock].Owners = owners[:len(owners):len(owners)]
+		i = j
 	}
 }

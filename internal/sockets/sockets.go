@@ -106,6 +106,8 @@ type Socket struct {
 	// shared by forked workers or inherited by children. Empty when the
 	// owner could not be seen (another user's process when not root, a
 	// process outside this PID namespace, or a socket held by the kernel).
+	// Sockets with the same owners may share this slice: treat it as
+	// read-only.
 	Owners []procs.Process `json:"owners"`
 }
 

@@ -81,7 +81,11 @@ func diagDump(ctx context.Context, f *Filter) ([]Socket, error) {
 	}
 	dst := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
 	buf := make([]byte, 256<<10)
-	var socks []Socket
+	// Sockets are gathered in fixed-size chunks and copied once into a slice
+	// of the exact size: appending to one slice would leave twice its final
+	// size behind as garbage on a machine with 10,000 listeners.
+	var chunks [][]Socket
+	cur := make([]Socket, 0, 512)
 	states := wantedStates(f)
 	for i, k := range dumpKinds(f) {
 		if err := ctx.Err(); err != nil {
@@ -99,7 +103,11 @@ func diagDump(ctx context.Context, f *Filter) ([]Socket, error) {
 			if err != nil {
 				return nil, fmt.Errorf("reading sock_diag answer: %w", err)
 			}
-			socks, err = parseDiagMessages(buf[:n], k.p, socks)
+			if cap(cur)-len(cur) < n/diagMsgLen {
+				chunks = append(chunks, cur)
+				cur = make([]Socket, 0, max(512, n/diagMsgLen))
+			}
+			cur, err = parseDiagMessages(buf[:n], k.p, cur)
 			if errors.Is(err, errDumpDone) {
 				break
 			}
@@ -112,6 +120,15 @@ func diagDump(ctx context.Context, f *Filter) ([]Socket, error) {
 				return nil, fmt.Errorf("sock_diag %s dump: %w", k.file, err)
 			}
 		}
+	}
+	chunks = append(chunks, cur)
+	total := 0
+	for _, c := range chunks {
+		total += len(c)
+	}
+	socks := make([]Socket, 0, total)
+	for _, c := range chunks {
+		socks = append(socks, c...)
 	}
 	return socks, nil
 }

@@ -15,12 +15,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// ssSocket is one socket as `ss -Htulnpe` prints it.
-type ssSocket struct {
-	key  string // proto local inode
-	pids []int
-}
-
 var (
 	ssPIDRe   = regexp.MustCompile(`pid=(\d+)`)
 	ssInodeRe = regexp.MustCompile(`ino:(\d+)`)
