@@ -74,7 +74,7 @@ func TestWhoSentences(t *testing.T) {
 		{[]string{"localhost:62893"}, 0, "62893/tcp is held by node (pid 4242"},
 		{[]string{"[::1]:62893"}, 1, "nothing is listening on port 62893 for ::1; port 62893 is held on 127.0.0.1:62893 by node\n"},
 		{[]string{"5432"}, 0, "held by postgres (pid 811, user pg), listening on all interfaces: [::] (IPv4 and IPv6)"},
-		{[]string{"127.0.0.1:5432"}, 0, "held by postgres"},      // dual-stack takes IPv4
+		{[]string{"127.0.0.1:5432"}, 0, "held by postgres"},     // dual-stack takes IPv4
 		{[]string{"127.0.0.1:9229"}, 1, "nothing is listening"}, // v6-only does not
 		{[]string{"8080"}, 0, "held by node (pid 10, user dev; shared with node 11)"},
 		{[]string{"2024"}, 0, "2024/tcp is held by a process outside this PID namespace, or the kernel (no visible owner), listening on all interfaces: 0.0.0.0"},
