@@ -240,30 +240,33 @@ func List(ctx context.Context, f Filter) ([]Socket, error) {
 	return snap.Sockets, nil
 }
 
-// Sort orders sockets by local port, protocol, address, state and inode.
+// Sort orders sockets by local port, protocol, address, state, peer and
+// inode.
 func Sort(socks []Socket) {
-	slices.SortFunc(socks, func(a, b Socket) int {
-		if c := int(a.Local.Port()) - int(b.Local.Port()); c != 0 {
-			return c
-		}
-		if c := strings.Compare(string(a.Proto), string(b.Proto)); c != 0 {
-			return c
-		}
-		if c := a.Local.Addr().Compare(b.Local.Addr()); c != 0 {
-			return c
-		}
-		if c := int(a.State) - int(b.State); c != 0 {
-			return c
-		}
-		if c := a.Remote.Compare(b.Remote); c != 0 {
-			return c
-		}
-		switch {
-		case a.Inode < b.Inode:
-			return -1
-		case a.Inode > b.Inode:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(socks, func(a, b Socket) int { return compareSockets(&a, &b) })
+}
+
+func compareSockets(a, b *Socket) int {
+	if c := int(a.Local.Port()) - int(b.Local.Port()); c != 0 {
+		return c
+	}
+	if c := strings.Compare(string(a.Proto), string(b.Proto)); c != 0 {
+		return c
+	}
+	if c := a.Local.Addr().Compare(b.Local.Addr()); c != 0 {
+		return c
+	}
+	if c := int(a.State) - int(b.State); c != 0 {
+		return c
+	}
+	if c := a.Remote.Compare(b.Remote); c != 0 {
+		return c
+	}
+	switch {
+	case a.Inode < b.Inode:
+		return -1
+	case a.Inode > b.Inode:
+		return 1
+	}
+	return 0
 }
