@@ -32,9 +32,10 @@ func newTable(o *IO, header ...string) *table {
 	return &table{io: o, w: bufio.NewWriterSize(o.Out, 32<<10), header: header}
 }
 
+// row adds a row. The cells are copied: callers may reuse the slice.
 func (t *table) row(cells ...cell) {
 	if t.io.OutTTY {
-		t.rows = append(t.rows, cells)
+		t.rows = append(t.rows, append([]cell(nil), cells...))
 		return
 	}
 	for i, c := range cells {

@@ -220,9 +220,10 @@ func printSocketTable(o *IO, socks []sockets.Socket, all, owners bool, now time.
 		header = append(header, "USER")
 	}
 	t := newTable(o, header...)
+	r := make([]cell, 0, len(header))
 	for i := range socks {
 		s := &socks[i]
-		r := []cell{{text: string(s.Proto)}}
+		r = append(r[:0], cell{text: string(s.Proto)})
 		if all {
 			r = append(r, cell{text: s.State.String()})
 		}
