@@ -2,6 +2,7 @@ package sockets
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -27,6 +28,21 @@ import (
 func TestMain(m *testing.M) {
 	if spec, ok := os.LookupEnv("HOMEPORT_FIXTURE"); ok {
 		os.Exit(runFixture(spec))
+	}
+	if port, ok := os.LookupEnv("HOMEPORT_TAKE_PORT"); ok {
+		// List one port and print what was seen (TestHiddenOwnersWhenNotRoot).
+		p, _ := strconv.Atoi(port)
+		snap, err := Take(context.Background(), Filter{Port: uint16(p)})
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		owners := 0
+		for _, s := range snap.Sockets {
+			owners += len(s.Owners)
+		}
+		fmt.Printf("sockets=%d owners=%d hidden=%d\n", len(snap.Sockets), owners, snap.Hidden)
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }

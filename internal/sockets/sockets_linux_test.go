@@ -3,12 +3,15 @@ package sockets
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -267,5 +270,44 @@ func TestContextCancelled(t *testing.T) {
 	cancel()
 	if _, err := Take(ctx, Filter{}); err == nil {
 		t.Error("Take with a cancelled context succeeded; want an error")
+	}
+}
+
+// TestHiddenOwnersWhenNotRoot lists, as user nobody, sockets of a root
+// process: they show no owner, and the snapshot counts the unreadable
+// processes so the CLI can say "run with sudo".
+func TestHiddenOwnersWhenNotRoot(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to start a process as another user")
+	}
+	f := startFixture(t, "tcp4:3")
+	// The test binary lives in a private build directory: copy it where
+	// nobody may run it.
+	dir, err := os.MkdirTemp("", "homeport-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "sockets.test")
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = append(os.Environ(), "HOMEPORT_TAKE_PORT="+strconv.Itoa(f.port))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("listing as nobody: %v\n%s", err, out)
+	}
+	got := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(got, "sockets=1 owners=0 hidden=") || strings.HasSuffix(got, "hidden=0") {
+		t.Errorf("as nobody: %q; want one socket, no owner, and hidden processes counted", got)
 	}
 }
