@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command benchtool supports the benchmark scripts in bench/: it builds socket
 // fixtures, measures peak memory and turns hyperfine's JSON into the results
 // tables. It is not part of homeport.
