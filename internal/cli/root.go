@@ -109,6 +109,8 @@ Run without a command, it lists listening sockets, like 'homeport ports'.`,
 	root.AddCommand(
 		ports,
 		NewCmdWho(f, nil),
+		NewCmdDoctor(f, nil),
+		NewCmdAudit(f, nil),
 		newCmdVersion(f),
 	)
 	return root

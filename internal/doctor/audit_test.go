@@ -1,0 +1,157 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"homeport/internal/procs"
+	"homeport/internal/sockets"
+)
+
+func TestAuditExposure(t *testing.T) {
+	fe := fakeEnv{listeners: []sockets.Socket{
+		listener("0.0.0.0:6379", 811, "redis-server"),
+		listener("[::]:2375", 900, "dockerd"),
+		listener("198.18.0.2:8080", 77, "python3"),
+		listener("127.0.0.1:5432", 12, "postgres"), // loopback: not exposed
+		{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("0.0.0.0:40123"), UID: 1000,
+			Owners: []procs.Process{{PID: 55, Name: "java", Cmdline: []string{"java", "-agentlib:jdwp=transport=dt_socket,server=y,address=*:40123", "-jar", "app.jar"}}}},
+	}}
+	rep, err := Audit(context.Background(), fe.env(), &AuditOptions{NoProbe: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Exposed) != 4 {
+		t.Fatalf("Audit exposed = %+v; want 4 listeners", rep.Exposed)
+	}
+	tests := []struct {
+		addr  string
+		id    string
+		sev   Severity
+		names []string
+	}{
+		{"0.0.0.0:6379/tcp", IDDangerousService, High, []string{"Redis", "redis-server (pid 811)", "0.0.0.0:6379"}},
+		{"[::]:2375/tcp", IDDangerousService, Critical, []string{"Docker API", "dockerd (pid 900)", "root"}},
+		{"198.18.0.2:8080/tcp", IDExposed, Low, []string{"python3 (pid 77)", "198.18.0.2:8080"}},
+		{"0.0.0.0:40123/tcp", IDDangerousService, Critical, []string{"JDWP", "java (pid 55)", "0.0.0.0:40123"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			var f *Finding
+			for i := range rep.Findings {
+				if rep.Findings[i].Addr == tt.addr {
+					f = &rep.Findings[i]
+				}
+			}
+			if f == nil {
+				t.Fatalf("no finding for %s in %+v", tt.addr, rep.Findings)
+			}
+			if f.ID != tt.id || f.Severity != tt.sev {
+				t.Errorf("finding for %s = %s/%s; want %s/%s", tt.addr, f.ID, f.Severity, tt.id, tt.sev)
+			}
+			checkNames(t, f, "127.0.0.1", tt.names...)
+		})
+	}
+	if m, _ := rep.Max(); m != Critical {
+		t.Errorf("Max = %s; want critical", m)
+	}
+	if rep.Findings[0].Severity != Critical {
+		t.Errorf("findings not sorted by severity: first is %s", rep.Findings[0].Severity)
+	}
+}
+
+// The rebinding probe talks to real servers on 127.0.0.1: one that answers
+// any Host, one that checks it, one that is not HTTP.
+func TestAuditRebindingLive(t *testing.T) {
+	var hosts atomic.Value
+	open := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hosts.Store(r.Host)
+		fmt.Fprintln(w, "hello from anywhere")
+	}))
+	defer open.Close()
+	guarded := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.Host, "127.0.0.1") && !strings.HasPrefix(r.Host, "localhost") {
+			http.Error(w, "forbidden host", http.StatusForbidden)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	}))
+	defer guarded.Close()
+	notHTTP := bannerServer(t, "+OK redis-like\r\n")
+
+	env := System()
+	real := env.Inventory
+	ours := map[string]bool{open.Listener.Addr().String(): true, guarded.Listener.Addr().String(): true, "127.0.0.1:" + notHTTP: true}
+	// Keep the audit to this test's own servers: other listeners on the
+	// machine are not ours to probe in a test.
+	env.Inventory = func(ctx context.Context, port uint16) ([]sockets.Socket, error) {
+		socks, err := real(ctx, port)
+		var out []sockets.Socket
+		for _, s := range socks {
+			if ours[s.Local.String()] {
+				out = append(out, s)
+			}
+		}
+		return out, err
+	}
+	var progress []int
+	rep, err := Audit(context.Background(), env, &AuditOptions{ProbeTimeout: 5 * time.Second,
+		Progress: func(done, total int) { progress = append(progress, done*100+total) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Probed != 3 || len(progress) != 3 || progress[2] != 303 {
+		t.Errorf("probed %d, progress %v; want 3 probes reported 1/3, 2/3, 3/3", rep.Probed, progress)
+	}
+	var found []string
+	for _, f := range rep.Findings {
+		if f.ID == IDDNSRebinding {
+			found = append(found, f.Addr)
+			checkNames(t, &f, "Host header", selfProc(), open.Listener.Addr().String(), rebindHost)
+		}
+	}
+	if len(found) != 1 || found[0] != open.Listener.Addr().String() {
+		t.Errorf("rebinding findings at %v; want only %s", found, open.Listener.Addr())
+	}
+	if h, _ := hosts.Load().(string); h != rebindHost {
+		t.Errorf("the open server saw Host %q; want %q", h, rebindHost)
+	}
+}
+
+func TestRebindProbeLoopbackOnly(t *testing.T) {
+	dialed := false
+	env := &Env{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dialed = true
+		return nil, fmt.Errorf("no")
+	}}
+	if st, _ := rebindProbe(context.Background(), env, netip.MustParseAddrPort("198.18.0.2:80"), time.Second); st != 0 || dialed {
+		t.Errorf("rebindProbe dialled a non-loopback address")
+	}
+}
+
+func TestParseStatusLine(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int
+	}{
+		{"HTTP/1.1 200 OK\r\n", 200},
+		{"HTTP/1.0 403 Forbidden\n", 403},
+		{"HTTP/1.1 2x0 OK\r\n", 0},
+		{"-ERR unknown command\r\n", 0},
+		{"SSH-2.0-OpenSSH\r\n", 0},
+		{"", 0},
+	}
+	for _, tt := range tests {
+		if got, _ := parseStatusLine(tt.in); got != tt.want {
+			t.Errorf("parseStatusLine(%q) = %d; want %d", tt.in, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,16 @@
+//go:build !linux
+
+package doctor
+
+import (
+	"errors"
+	"os"
+)
+
+var errNotSupported = errors.New("not supported on this operating system")
+
+func backlog(port uint16) ([]Queue, error) { return nil, errNotSupported }
+
+func sysctl(name string) (string, error) { return "", errNotSupported }
+
+func canBindPrivileged() bool { return os.Geteuid() <= 0 }

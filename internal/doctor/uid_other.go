@@ -1,0 +1,5 @@
+//go:build !unix
+
+package doctor
+
+func uid() int { return -1 }

@@ -1,0 +1,7 @@
+//go:build unix
+
+package doctor
+
+import "os"
+
+func uid() int { return os.Geteuid() }
