@@ -124,3 +124,20 @@ func run(ctx context.Context, path string, args ...string) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// backlog returns the accept queues of the TCP listeners on port: for a
+// listener, the inventory's RecvQ is the number of connections waiting to be
+// accepted and SendQ the listen(2) backlog, as ss shows them.
+func backlog(port uint16) ([]Queue, error) {
+	socks, err := sockets.List(context.Background(), sockets.Filter{Port: port, TCP: true, NoOwners: true})
+	if err != nil {
+		return nil, err
+	}
+	var out []Queue
+	for _, s := range socks {
+		if s.State == sockets.Listen {
+			out = append(out, Queue{Local: s.Local, Queued: s.RecvQ, Backlog: s.SendQ})
+		}
+	}
+	return out, nil
+}

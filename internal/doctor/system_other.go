@@ -9,8 +9,6 @@ import (
 
 var errNotSupported = errors.New("not supported on this operating system")
 
-func backlog(port uint16) ([]Queue, error) { return nil, errNotSupported }
-
 func sysctl(name string) (string, error) { return "", errNotSupported }
 
 func canBindPrivileged() bool { return os.Geteuid() <= 0 }
