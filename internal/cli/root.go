@@ -111,6 +111,9 @@ Run without a command, it lists listening sockets, like 'homeport ports'.`,
 		NewCmdWho(f, nil),
 		NewCmdDoctor(f, nil),
 		NewCmdAudit(f, nil),
+		NewCmdKill(f, nil),
+		NewCmdFree(f, nil),
+		NewCmdWait(f, nil),
 		newCmdVersion(f),
 	)
 	return root

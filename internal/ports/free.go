@@ -1,0 +1,162 @@
+package ports
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"syscall"
+)
+
+// ErrNoFreePort is returned when every port of the asked ranges is taken or
+// reserved.
+var ErrNoFreePort = errors.New("no free port")
+
+// bindAddrs are where a free port must be bindable. A port held on any one
+// of them is not free: a server that binds "localhost" or the wildcard would
+// fail, and get-port and portfinder returned ports held on [::1] for years.
+var bindAddrs = []netip.Addr{
+	netip.IPv4Unspecified(),
+	netip.AddrFrom4([4]byte{127, 0, 0, 1}),
+	netip.IPv6Unspecified(),
+	netip.IPv6Loopback(),
+}
+
+// Bindable reports whether a TCP listener can be opened on port p on
+// 127.0.0.1, 0.0.0.0, ::1 and [::] (IPv6-only, so that 0.0.0.0 is checked on
+// its own). Where the machine has no IPv6, the IPv6 addresses are skipped.
+// The listeners are closed again before Bindable returns.
+func Bindable(p uint16) bool {
+	for _, a := range bindAddrs {
+		network := "tcp4"
+		if a.Is6() {
+			network = "tcp6"
+		}
+		ln, err := net.Listen(network, netip.AddrPortFrom(a, p).String())
+		if err != nil {
+			if a.Is6() && noIPv6(err) {
+				continue
+			}
+			return false
+		}
+		ln.Close()
+	}
+	return true
+}
+
+// noIPv6 tells "this machine has no IPv6" from "the port is taken".
+func noIPv6(err error) bool {
+	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT) ||
+		errors.Is(err, syscall.EPROTONOSUPPORT)
+}
+
+// FreeOptions says where and how to look for free ports.
+type FreeOptions struct {
+	// Ranges to pick from; empty means DefaultRanges(EphemeralRange(/)).
+	Ranges []Range
+
+	// Name, when set, makes the pick stable: the name hashes to a port of
+	// the ranges and the first free port from there on is taken, so the
+	// same name gets the same port every day while it stays free.
+	Name string
+
+	// Count is how many distinct ports to pick (0 means 1).
+	Count int
+
+	// Reservations, when not nil, keeps parallel pickers from returning the
+	// same port: see Reservations.
+	Reservations *Reservations
+}
+
+// Free picks free ports. With Reservations set, each port it returns is
+// reserved (and already unlocked: the reservation lives in its file until
+// it expires or its holder exits).
+func Free(opts FreeOptions) ([]uint16, error) {
+	ranges := opts.Ranges
+	if len(ranges) == 0 {
+		ranges = DefaultRanges(EphemeralRange(os.DirFS("/")))
+	}
+	total := 0
+	for _, r := range ranges {
+		total += r.Len()
+	}
+	count := max(opts.Count, 1)
+	if total == 0 {
+		return nil, fmt.Errorf("%w: the range is empty", ErrNoFreePort)
+	}
+	// Start at the name's hash, or at random: parallel pickers without a
+	// name then rarely even contend for the same lock file.
+	var start int
+	if opts.Name != "" {
+		h := fnv.New64a()
+		h.Write([]byte(opts.Name))
+		start = int(h.Sum64() % uint64(total))
+	} else {
+		start = rand.IntN(total)
+	}
+	var picked []uint16
+	for i := 0; i < total && len(picked) < count; i++ {
+		p := nth(ranges, (start+i)%total)
+		if slices.Contains(picked, p) {
+			continue
+		}
+		ok, err := tryPort(p, opts)
+		if err != nil {
+			return picked, err
+		}
+		if ok {
+			picked = append(picked, p)
+		}
+	}
+	if len(picked) < count {
+		if count == 1 {
+			return nil, fmt.Errorf("%w in %s", ErrNoFreePort, rangesString(ranges))
+		}
+		return picked, fmt.Errorf("%w in %s: found %d of %d", ErrNoFreePort, rangesString(ranges), len(picked), count)
+	}
+	return picked, nil
+}
+
+func tryPort(p uint16, opts FreeOptions) (bool, error) {
+	if opts.Reservations == nil {
+		return Bindable(p), nil
+	}
+	r, err := opts.Reservations.reserve(p, opts.Name, Bindable)
+	if err != nil || r == nil {
+		return false, err
+	}
+	r.Unlock()
+	return true, nil
+}
+
+// nth returns the i-th port of ranges taken in order.
+func nth(ranges []Range, i int) uint16 {
+	for _, r := range ranges {
+		if i < r.Len() {
+			return r.Lo + uint16(i)
+		}
+		i -= r.Len()
+	}
+	panic("ports: index out of ranges")
+}
+
+func rangesString(rs []Range) string {
+	s := ""
+	for i, r := range rs {
+		if i > 0 {
+			s += ", "
+		}
+		s += r.String()
+	}
+	if s == "" {
+		return "no range"
+	}
+	return s
+}
+
+// RangesString formats ranges the way --range takes them, comma-separated.
+func RangesString(rs []Range) string { return rangesString(rs) }
