@@ -1,0 +1,5 @@
+//go:build !windows
+
+package procs
+
+func children(int) ([]Process, error) { return nil, ErrNotSupported }
