@@ -33,12 +33,21 @@ func TestGetChildAndGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := cmd.Process.Pid
-	p, err := Get(pid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Name != "sleep" || p.Command() != "sleep 60" {
-		t.Errorf("Get(child) name %q command %q; want sleep, \"sleep 60\"", p.Name, p.Command())
+	// Until the child has called exec, it is a copy of this process.
+	var p *Process
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var err error
+		p, err = Get(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Name == "sleep" && p.Command() == "sleep 60" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Get(child) name %q command %q; want sleep, \"sleep 60\"", p.Name, p.Command())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
