@@ -102,7 +102,15 @@ func hasFailedTest(failures []string, pkg string) bool {
 	return false
 }
 
+// lastLine returns the last line of a test's output that is not one of the
+// test runner's own: for a skipped test, the reason it gave.
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.TrimSpace(lines[len(lines)-1]) + "\n"
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if l != "" && !strings.HasPrefix(l, "--- ") && !strings.HasPrefix(l, "=== ") {
+			return l + "\n"
+		}
+	}
+	return "\n"
 }
