@@ -25,11 +25,15 @@ type FreeOptions struct {
 	// Holder is whose exit ends the reservation: the program that ran
 	// homeport (its parent).
 	Holder ports.Holder
+
+	// Reserved tells which ports the OS keeps to itself (Windows' excluded
+	// ranges): free never prints one. nil: ports.SystemReserved().
+	Reserved ports.ReservedRanges
 }
 
 // NewCmdFree builds `homeport free`.
 func NewCmdFree(f *Factory, runF func(*FreeOptions) error) *cobra.Command {
-	opts := &FreeOptions{IO: f.IO, Count: 1, Hold: ports.DefaultTTL}
+	opts := &FreeOptions{IO: f.IO, Count: 1, Hold: ports.DefaultTTL, Reserved: ports.SystemReserved()}
 	var rangeFlag string
 	cmd := &cobra.Command{
 		Use:   "free",
@@ -41,7 +45,9 @@ By default the port is a registered one (1024-49151) outside the kernel's
 ephemeral range, from which outgoing connections take their local ports; on
 Linux that is 1024-32767. --range picks elsewhere, as given, even inside the
 ephemeral range: --range 3000-3999, --range dynamic (49152-65535), or several
-ranges separated by commas.
+ranges separated by commas. On Windows, the dynamic range is read from netsh,
+and ports in the ranges Windows excludes (Hyper-V, WSL 2, WinNAT, Docker;
+'netsh int ipv4 show excludedportrange protocol=tcp') are never printed.
 
 --name gives a stable port for a name: the name hashes to a port of the range,
 and the next free one is taken when that one is busy. 'homeport free --name
@@ -93,7 +99,7 @@ Exit status: 0 printed, 1 nothing free in the range, 2 bad input.`,
 }
 
 func freeRun(opts *FreeOptions) error {
-	fo := ports.FreeOptions{Ranges: opts.Ranges, Name: opts.Name, Count: opts.Count}
+	fo := ports.FreeOptions{Ranges: opts.Ranges, Name: opts.Name, Count: opts.Count, Reserved: opts.Reserved}
 	if opts.Hold > 0 {
 		res, err := ports.NewReservations(opts.Hold, opts.Holder)
 		if err != nil {

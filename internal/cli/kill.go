@@ -36,6 +36,9 @@ type KillOptions struct {
 	// KillWait is how long to wait for the processes to go after SIGKILL.
 	KillWait time.Duration
 	Lookup   func(ctx context.Context, host string) ([]netip.Addr, error)
+	// Notes explains owners that are not ordinary processes, which are
+	// not signalled; nil: this system's (SystemOwnerNotes).
+	Notes *OwnerNotes
 }
 
 // NewCmdKill builds `homeport kill TARGET...`.
@@ -60,6 +63,11 @@ first, so a pid that was meanwhile reused by another process is never hit.
 homeport never signals pid 1, itself or its parent, nor another user's
 process unless run as root (sudo). A port held by docker-proxy belongs to a
 container: stop the container instead.
+
+On Windows a program's windows are asked to close first, and it is
+terminated otherwise (like taskkill); another user's or an elevated process
+needs an elevated prompt. System (pid 4), which holds ports 80 and 443 for
+http.sys, is never killed: homeport says which service to stop instead.
 
 Exit status: 0 the ports are free, 1 nothing was listening, 2 bad input,
 3 a port could not be freed.`,
@@ -124,7 +132,10 @@ func (durationFlag) Type() string { return "duration" }
 // victim is one process that holds a target, with what it holds.
 type victim struct {
 	proc    procs.Process
-	holds   []string // "3000/tcp on 127.0.0.1"
+	port    uint16      // the first port it holds
+	holds   []string    // "3000/tcp on 127.0.0.1"
+	note    *procs.Note // it is not an ordinary process: not signalled
+	denied  bool        // the OS refused for lack of rights
 	outcome string
 	failed  bool // the process could not be stopped, or was not even tried
 	sent    bool // the first signal was delivered
@@ -142,6 +153,7 @@ type killTarget struct {
 
 func killRun(ctx context.Context, opts *KillOptions) error {
 	out, errw := opts.IO.Out, opts.IO.Err
+	notes := ownerNotes(opts.Notes)
 	var targets []*killTarget
 	for _, t := range opts.Targets {
 		kt := &killTarget{t: t}
@@ -185,7 +197,7 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 					return v.proc.PID == p.PID && v.proc.StartTicks == p.StartTicks
 				})
 				if j < 0 {
-					victims = append(victims, &victim{proc: p})
+					victims = append(victims, &victim{proc: p, port: kt.t.Port})
 					j = len(victims) - 1
 				}
 				if !slices.Contains(victims[j].holds, hold) {
@@ -201,13 +213,21 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 	// What will happen, before anything happens.
 	var toSignal []*victim
 	for _, v := range victims {
+		if n, ok := notes.note(v.proc.PID, v.port); ok {
+			v.note, v.failed = &n, true
+			v.outcome = "not stopped: " + n.Reason
+			if n.Hint != "" {
+				v.outcome += "\n  hint: " + n.Hint
+			}
+			continue
+		}
 		switch err := opts.Guard.Check(&v.proc); {
 		case err != nil:
 			var re *procs.RefusedError
 			errors.As(err, &re)
 			v.outcome, v.failed = "not stopped: "+re.Reason, true
 			if re.Hint != "" {
-				v.outcome += " (" + refusalHint(re, opts) + ")"
+				v.outcome += " (" + refusalHint(re, opts, notes) + ")"
 			}
 		case v.proc.Name == "docker-proxy":
 			v.outcome, v.failed = "not stopped: it forwards to a container; stop the container: "+dockerHint(v), true
@@ -217,7 +237,11 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 	}
 	for _, kt := range targets {
 		if kt.hidden > 0 {
-			fmt.Fprintf(out, "%s is held by a process homeport cannot see (another user's, or outside this PID namespace)\n", kt.name())
+			if notes.Windows {
+				fmt.Fprintf(out, "%s is held by a process homeport cannot read (another user's, or an elevated one)\n", kt.name())
+			} else {
+				fmt.Fprintf(out, "%s is held by a process homeport cannot see (another user's, or outside this PID namespace)\n", kt.name())
+			}
 		}
 	}
 	for _, v := range victims {
@@ -257,7 +281,7 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 		case errors.Is(err, procs.ErrGone):
 			v.outcome = "already exited"
 		case errors.Is(err, procs.ErrPermission):
-			v.outcome, v.failed = "permission denied (run with sudo: sudo "+killCommand(opts)+")", true
+			v.outcome, v.failed, v.denied = "permission denied ("+notes.elevate(killCommand(opts))+")", true, true
 		default:
 			v.outcome, v.failed = "not stopped: "+err.Error(), true
 		}
@@ -318,7 +342,10 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 		by := "a process homeport cannot see"
 		if len(left[0].Owners) > 0 {
 			p := left[0].Owners[0]
-			by = fmt.Sprintf("%s (pid %d)", p.Name, p.PID)
+			by = fmt.Sprintf("pid %d", p.PID)
+			if p.Name != "" {
+				by = fmt.Sprintf("%s (pid %d)", p.Name, p.PID)
+			}
 			if !slices.ContainsFunc(victims, func(v *victim) bool { return v.proc.PID == p.PID }) {
 				by += ", a new listener: something started it again"
 			}
@@ -327,7 +354,7 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 	}
 	if notFreed > 0 {
 		return &ExitError{Code: 3, Msg: "could not free " + plural(notFreed, "port", "ports") + " (see above)",
-			Hint: killFailHint(opts, targets, victims)}
+			Hint: killFailHint(opts, notes, targets, victims)}
 	}
 	return nil
 }
@@ -408,7 +435,16 @@ func signalled(vs []*victim) bool {
 }
 
 func victimText(v *victim) string {
-	return fmt.Sprintf("pid %d %s", v.proc.PID, pipeCell.Replace(v.proc.Name))
+	name := v.proc.Name
+	if name == "" {
+		// Windows names the PID of an owner that has exited, and
+		// nothing else of it.
+		name = "(no name)"
+		if v.note != nil {
+			name = "(exited)"
+		}
+	}
+	return fmt.Sprintf("pid %d %s", v.proc.PID, pipeCell.Replace(name))
 }
 
 // planText says who a process is and what it holds:
@@ -437,22 +473,28 @@ func dockerHint(v *victim) string {
 	return fmt.Sprintf("docker stop $(docker ps -q --filter publish=%s)", port)
 }
 
-func refusalHint(re *procs.RefusedError, opts *KillOptions) string {
+func refusalHint(re *procs.RefusedError, opts *KillOptions, notes *OwnerNotes) string {
 	if strings.Contains(re.Hint, "sudo") {
-		return "to stop it: sudo " + killCommand(opts)
+		return "to stop it: " + notes.elevate(killCommand(opts))
 	}
 	return re.Hint
 }
 
-func killFailHint(opts *KillOptions, targets []*killTarget, vs []*victim) string {
+func killFailHint(opts *KillOptions, notes *OwnerNotes, targets []*killTarget, vs []*victim) string {
 	for _, kt := range targets {
+		if kt.hidden > 0 && notes.Windows {
+			return "the holder could not be read; " + notes.elevate(killCommand(opts))
+		}
 		if kt.hidden > 0 && opts.Guard.UID != 0 {
 			return "the holder belongs to another user; run: sudo " + killCommand(opts)
 		}
 	}
 	for _, v := range vs {
-		if v.failed && strings.Contains(v.outcome, "sudo") {
-			return "sudo " + killCommand(opts)
+		if v.note != nil && v.note.Hint != "" {
+			return v.note.Hint
+		}
+		if v.failed && (v.denied || strings.Contains(v.outcome, "sudo")) {
+			return notes.elevate(killCommand(opts))
 		}
 		if v.failed && strings.Contains(v.outcome, "docker") {
 			return dockerHint(v)

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"homeport/internal/ports"
+	"homeport/internal/procs"
 	"homeport/internal/sockets"
 )
 
@@ -26,6 +27,9 @@ type WhoOptions struct {
 	Now     func() time.Time
 	// Lookup resolves host names that are not localhost or IP literals.
 	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	// Notes explains owners that are not ordinary processes; nil: this
+	// system's (SystemOwnerNotes).
+	Notes *OwnerNotes
 }
 
 // NewCmdWho builds `homeport who TARGET...`.
@@ -42,6 +46,11 @@ TARGET is a port (3000, :3000, 3000/udp), or an address and port
 (localhost:3000, 127.0.0.1:3000, [::1]:3000); with an address, only listeners
 that accept connections to that address count. localhost means 127.0.0.1 and
 ::1, as browsers have it (RFC 6761).
+
+On Windows, owners that are not ordinary processes are explained with what
+to do instead: System (pid 4), which holds ports such as 80 and 443 for
+http.sys, and an owner that has exited while a child that inherited its
+socket still holds it.
 
 Exit status: 0 when every target is held, 1 when one is not, 2 on bad input.`,
 		Example: `  homeport who 3000
@@ -72,9 +81,19 @@ type whoJSON struct {
 	Target  string       `json:"target"`
 	Held    bool         `json:"held"`
 	Sockets []jsonSocket `json:"sockets"`
+	// Notes explain owners that are not ordinary processes (Windows'
+	// System, an owner that has exited).
+	Notes []noteJSON `json:"notes,omitempty"`
+}
+
+type noteJSON struct {
+	PID    int    `json:"pid"`
+	Reason string `json:"reason"`
+	Hint   string `json:"hint,omitempty"`
 }
 
 func whoRun(ctx context.Context, opts *WhoOptions) error {
+	notes := ownerNotes(opts.Notes)
 	var results []whoJSON
 	allHeld := true
 	hidden := false
@@ -96,7 +115,13 @@ func whoRun(ctx context.Context, opts *WhoOptions) error {
 				return !slices.ContainsFunc(addrs, func(a netip.Addr) bool { return accepts(&s, a) })
 			})
 		}
-		results = append(results, whoJSON{Target: t.String(), Held: len(held) > 0, Sockets: toJSONSockets(held)})
+		explained := explainOwners(notes, t.Port, held)
+		res := whoJSON{Target: t.String(), Held: len(held) > 0, Sockets: toJSONSockets(held)}
+		for _, pid := range sortedPIDs(explained) {
+			n := explained[pid]
+			res.Notes = append(res.Notes, noteJSON{PID: pid, Reason: n.Reason, Hint: n.Hint})
+		}
+		results = append(results, res)
 		if len(held) == 0 {
 			allHeld = false
 		}
@@ -107,7 +132,7 @@ func whoRun(ctx context.Context, opts *WhoOptions) error {
 			fmt.Fprintln(opts.IO.Out, nothingText(t, snap.Sockets))
 			continue
 		}
-		for _, line := range whoSentences(t, held, opts.Now()) {
+		for _, line := range whoSentences(t, held, opts.Now(), notes, explained) {
 			fmt.Fprintln(opts.IO.Out, line)
 		}
 	}
@@ -119,7 +144,11 @@ func whoRun(ctx context.Context, opts *WhoOptions) error {
 		}
 	}
 	if hidden {
-		fmt.Fprintln(opts.IO.Err, "homeport: some owners are hidden; run with sudo to see them")
+		how := "run with sudo to see them"
+		if notes.Windows {
+			how = "run from an elevated prompt (Run as administrator) to see them"
+		}
+		fmt.Fprintln(opts.IO.Err, "homeport: some owners are hidden; "+how)
 	}
 	if !allHeld {
 		return silent(exitFailure)
@@ -156,9 +185,39 @@ func nothingText(t ports.Target, onPort []sockets.Socket) string {
 		where, t.Host, where, strings.Join(addrs, ", "), namesText(&onPort[0]))
 }
 
+// explainOwners returns the notes on the owners of held that are not
+// ordinary processes, by PID.
+func explainOwners(notes *OwnerNotes, port uint16, held []sockets.Socket) map[int]procs.Note {
+	var out map[int]procs.Note
+	for i := range held {
+		for _, p := range held[i].Owners {
+			if _, done := out[p.PID]; done {
+				continue
+			}
+			if n, ok := notes.note(p.PID, port); ok {
+				if out == nil {
+					out = map[int]procs.Note{}
+				}
+				out[p.PID] = n
+			}
+		}
+	}
+	return out
+}
+
+func sortedPIDs(m map[int]procs.Note) []int {
+	pids := make([]int, 0, len(m))
+	for pid := range m {
+		pids = append(pids, pid)
+	}
+	slices.Sort(pids)
+	return pids
+}
+
 // whoSentences describes the holders of one target: one sentence per owner
-// (or per group of sockets without a visible owner).
-func whoSentences(t ports.Target, held []sockets.Socket, now time.Time) []string {
+// (or per group of sockets without a visible owner), each followed by the
+// note on an owner that is not an ordinary process and what to do instead.
+func whoSentences(t ports.Target, held []sockets.Socket, now time.Time, notes *OwnerNotes, explained map[int]procs.Note) []string {
 	type group struct {
 		key   string
 		socks []*sockets.Socket
@@ -190,14 +249,23 @@ func whoSentences(t ports.Target, held []sockets.Socket, now time.Time) []string
 		b.WriteString(port)
 		b.WriteString(" is held by ")
 		if len(s.Owners) == 0 {
+			user := ""
 			if s.UID > 0 {
-				fmt.Fprintf(&b, "a process of user %s that homeport cannot see (run with sudo to see which)", lookupUser(s.UID))
-			} else {
-				b.WriteString("a process outside this PID namespace, or the kernel (no visible owner)")
+				user = lookupUser(s.UID)
 			}
+			b.WriteString(notes.unseen(user))
 		} else {
 			p := s.Owners[0]
-			fmt.Fprintf(&b, "%s (pid %d", p.Name, p.PID)
+			name := p.Name
+			if name == "" {
+				// Windows names the PID of an owner that has exited,
+				// and nothing else of it.
+				name = "a process without a name"
+				if _, ok := explained[p.PID]; ok {
+					name = "a process that has exited"
+				}
+			}
+			fmt.Fprintf(&b, "%s (pid %d", name, p.PID)
 			if u := userOf(s); u != "" {
 				fmt.Fprintf(&b, ", user %s", u)
 			}
@@ -218,12 +286,24 @@ func whoSentences(t ports.Target, held []sockets.Socket, now time.Time) []string
 				b.WriteString(", since ")
 				b.WriteString(since)
 			}
-			if c := p.Command(); c != "" {
-				b.WriteString(": ")
-				b.WriteString(ttyCell.Replace(c))
+			// A noted owner (System, an exited one) has no command line
+			// worth showing; its note follows.
+			if _, noted := explained[p.PID]; !noted {
+				if c := p.Command(); c != "" {
+					b.WriteString(": ")
+					b.WriteString(ttyCell.Replace(c))
+				}
 			}
 		}
 		lines = append(lines, b.String())
+		for _, o := range s.Owners {
+			if n, ok := explained[o.PID]; ok {
+				lines = append(lines, "  "+n.Reason)
+				if n.Hint != "" {
+					lines = append(lines, "  hint: "+n.Hint)
+				}
+			}
+		}
 	}
 	return lines
 }

@@ -8,14 +8,18 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"homeport/internal/ports"
 )
 
 // DiagnoseBind answers `homeport doctor --bind N`: could a server start on
 // port N here? It tries to bind for real (on all interfaces, then
 // released) and explains a failure: a privileged port for a user who may
-// not bind it, a port already held (by whom), and warns about a port inside
-// the kernel's ephemeral range, which outgoing connections may take at any
-// moment (cause 9).
+// not bind it, a port already held (by whom), a port inside a range Windows
+// excludes (Hyper-V, WinNAT, Docker: binding fails with "access forbidden"
+// while nobody holds it, issue 6), and warns about a port inside the
+// kernel's ephemeral (Windows: dynamic) range, which outgoing connections
+// may take at any moment (cause 9).
 func DiagnoseBind(ctx context.Context, env *Env, port uint16, proto string) *Report {
 	if proto == "" {
 		proto = "tcp"
@@ -65,7 +69,19 @@ func DiagnoseBind(ctx context.Context, env *Env, port uint16, proto string) *Rep
 		}
 	}
 
+	excluded := false
+	if env.Reserved != nil {
+		if ex, err := env.Reserved.Excluded(ctx, proto); err == nil {
+			if e, ok := ports.ExcludedAt(ex, port); ok {
+				excluded = true
+				findings = append(findings, excludedFinding(e, port, proto, bindErr))
+			}
+		}
+	}
+
 	switch {
+	case excluded:
+		// The reservation is the cause; a bind error only repeats it.
 	case privileged && (bindErr == nil || errors.Is(bindErr, syscall.EACCES) || errors.Is(bindErr, syscall.EPERM)):
 		findings = append(findings, Finding{ID: IDPrivilegedPort, Severity: High, Addr: fmt.Sprintf(":%d", port),
 			Title: fmt.Sprintf("port %d is privileged: only root may bind it", port),
@@ -102,15 +118,30 @@ func DiagnoseBind(ctx context.Context, env *Env, port uint16, proto string) *Rep
 		})
 	}
 
+	linuxRange := false
 	if env.Sysctl != nil {
 		if v, err := env.Sysctl("net/ipv4/ip_local_port_range"); err == nil {
-			if lo, hi, ok := parseRange(v); ok && int(port) >= lo && int(port) <= hi {
+			lo, hi, ok := parseRange(v)
+			linuxRange = ok
+			if ok && int(port) >= lo && int(port) <= hi {
 				findings = append(findings, Finding{ID: IDEphemeralPort, Severity: Low, Addr: fmt.Sprintf(":%d", port),
 					Title: fmt.Sprintf("port %d is inside the ephemeral range %d-%d", port, lo, hi),
 					Evidence: []string{
 						fmt.Sprintf("net.ipv4.ip_local_port_range is %d %d: the kernel gives these ports to outgoing connections, so one may hold %d when the server starts", lo, hi, port),
 					},
 					Fix: fmt.Sprintf("pick a port below %d (`homeport free` does), or reserve it: `sudo sysctl net.ipv4.ip_local_reserved_ports=%d`", lo, port),
+				})
+			}
+		}
+	}
+	if !linuxRange && env.Reserved != nil {
+		// Windows (netsh) and macOS, which have no ip_local_port_range.
+		if dyn, err := env.Reserved.Dynamic(ctx, proto); err == nil {
+			if why := ports.ExplainDynamic(port, dyn); why != "" {
+				findings = append(findings, Finding{ID: IDEphemeralPort, Severity: Low, Addr: fmt.Sprintf(":%d", port),
+					Title:    fmt.Sprintf("port %d is inside the dynamic range %s", port, dyn),
+					Evidence: []string{why},
+					Fix:      fmt.Sprintf("pick a port below %d (`homeport free` does), or start the server before the programs that make many outgoing connections", dyn.Lo),
 				})
 			}
 		}
@@ -138,4 +169,24 @@ func parseRange(s string) (lo, hi int, ok bool) {
 	a, err1 := strconv.Atoi(f[0])
 	b, err2 := strconv.Atoi(f[1])
 	return a, b, err1 == nil && err2 == nil && a <= b
+}
+
+// excludedFinding explains a port inside a range Windows keeps from every
+// program, and how to get out of it.
+func excludedFinding(e ports.Exclusion, port uint16, proto string, bindErr error) Finding {
+	fd := Finding{ID: IDExcludedPort, Severity: High, Addr: fmt.Sprintf(":%d", port),
+		Title:    fmt.Sprintf("port %d is reserved by Windows (excluded range %s)", port, e.Range),
+		Evidence: []string{e.Explain(port)},
+	}
+	if bindErr != nil {
+		fd.Evidence = append(fd.Evidence, "bind(:"+strconv.Itoa(int(port))+"): "+bindErr.Error())
+	}
+	if e.Administered {
+		fd.Fix = fmt.Sprintf("pick another port with `homeport free` (it skips excluded ranges), or remove the reservation from an elevated prompt: "+
+			"`netsh int ipv4 delete excludedportrange protocol=%s startport=%d numberofports=%d`", proto, e.Lo, e.Len())
+	} else {
+		fd.Fix = "pick another port with `homeport free` (it skips excluded ranges), or release the reservations from an elevated prompt: " +
+			"`net stop winnat` then `net start winnat` (Hyper-V, WSL 2 and Docker reserve ranges again when they start, maybe elsewhere)"
+	}
+	return fd
 }

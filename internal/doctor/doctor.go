@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"homeport/internal/ports"
 	"homeport/internal/sockets"
 )
 
@@ -85,6 +86,7 @@ const (
 	IDHostRejected     = "host-rejected"
 	IDPrivilegedPort   = "privileged-port"
 	IDEphemeralPort    = "ephemeral-port"
+	IDExcludedPort     = "excluded-port"
 	IDPortInUse        = "port-in-use"
 	IDBindFailed       = "bind-failed"
 	IDExposed          = "exposed"
@@ -191,6 +193,9 @@ type Env struct {
 	CanBindPrivileged func() bool
 	// Listen opens a listener, as net.Listen does; used by --bind.
 	Listen func(network, addr string) (net.Listener, error)
+	// Reserved tells which ports the OS keeps from programs (Windows'
+	// excluded ranges) and its dynamic range; used by --bind.
+	Reserved ports.ReservedRanges
 }
 
 // Queue is the accept queue of one TCP listener.

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"homeport/internal/ports"
 	"homeport/internal/procs"
 	"homeport/internal/sockets"
 )
@@ -41,6 +42,7 @@ func System() *Env {
 		Sysctl:            sysctl,
 		CanBindPrivileged: canBindPrivileged,
 		Listen:            net.Listen,
+		Reserved:          ports.SystemReserved(),
 	}
 }
 

@@ -1,6 +1,7 @@
 package ports
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"syscall"
+	"time"
 )
 
 // ErrNoFreePort is returned when every port of the asked ranges is taken or
@@ -56,8 +58,16 @@ func noIPv6(err error) bool {
 
 // FreeOptions says where and how to look for free ports.
 type FreeOptions struct {
-	// Ranges to pick from; empty means DefaultRanges(EphemeralRange(/)).
+	// Ranges to pick from; empty means DefaultRanges of the dynamic range
+	// Reserved names (on Linux the kernel's ephemeral range).
 	Ranges []Range
+
+	// Reserved tells which ports the OS keeps from programs: Free never
+	// returns a port inside one of its excluded ranges (Windows' Hyper-V,
+	// WinNAT and Docker reservations, issue 6). nil means SystemReserved().
+	// When it cannot be read, nothing is excluded: the bind test still
+	// keeps unbindable ports out.
+	Reserved ReservedRanges
 
 	// Name, when set, makes the pick stable: the name hashes to a port of
 	// the ranges and the first free port from there on is taken, so the
@@ -76,9 +86,24 @@ type FreeOptions struct {
 // reserved (and already unlocked: the reservation lives in its file until
 // it expires or its holder exits).
 func Free(opts FreeOptions) ([]uint16, error) {
+	reserved := opts.Reserved
+	if reserved == nil {
+		reserved = SystemReserved()
+	}
+	// netsh answers in a tenth of a second; a hung one must not hang free.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	ranges := opts.Ranges
 	if len(ranges) == 0 {
-		ranges = DefaultRanges(EphemeralRange(os.DirFS("/")))
+		dyn, err := reserved.Dynamic(ctx, "tcp")
+		if err != nil {
+			dyn = EphemeralRange(os.DirFS("/"))
+		}
+		ranges = DefaultRanges(dyn)
+	}
+	excluded, err := reserved.Excluded(ctx, "tcp")
+	if err != nil {
+		excluded = nil
 	}
 	total := 0
 	for _, r := range ranges {
@@ -87,6 +112,10 @@ func Free(opts FreeOptions) ([]uint16, error) {
 	count := max(opts.Count, 1)
 	if total == 0 {
 		return nil, fmt.Errorf("%w: the range is empty", ErrNoFreePort)
+	}
+	if len(WithoutExcluded(ranges, excluded)) == 0 {
+		return nil, fmt.Errorf("%w in %s: Windows excludes every port of it (`netsh int ipv4 show excludedportrange protocol=tcp`)",
+			ErrNoFreePort, rangesString(ranges))
 	}
 	// Start at the name's hash, or at random: parallel pickers without a
 	// name then rarely even contend for the same lock file.
@@ -98,10 +127,17 @@ func Free(opts FreeOptions) ([]uint16, error) {
 	} else {
 		start = rand.IntN(total)
 	}
+	// The walk goes over the ranges as asked and skips excluded ports,
+	// rather than over WithoutExcluded's ranges: Hyper-V moves its
+	// reservations at every reboot, and a name must keep its port while
+	// that port stays free.
 	var picked []uint16
 	for i := 0; i < total && len(picked) < count; i++ {
 		p := nth(ranges, (start+i)%total)
 		if slices.Contains(picked, p) {
+			continue
+		}
+		if _, ex := ExcludedAt(excluded, p); ex {
 			continue
 		}
 		ok, err := tryPort(p, opts)

@@ -27,11 +27,9 @@ import (
 // (with "needs an elevated prompt") when Windows refuses. PIDs 0 and 4 are
 // refused with a *RefusedError: they are the kernel, not processes one stops.
 //
-// signal_other.go's osSignaller (os.Process) cannot do this: its Signal
-// returns "not supported by windows" for anything but SIGKILL. Wiring:
-// signal_windows.go with `func (osSignaller) Signal(pid int, t uint64, sig
-// syscall.Signal) error { return windowsSignal(pid, t, sig) }` and Alive →
-// windowsAlive, and `!linux && !windows` on signal_other.go.
+// signal_windows.go makes this the osSignaller of Windows: os.Process
+// cannot do it, since its Signal returns "not supported by windows" for
+// anything but SIGKILL.
 func windowsSignal(pid int, startTicks uint64, sig syscall.Signal) error {
 	if note, ok := SystemProcessNote(pid, 0); ok && isWindows {
 		return &RefusedError{PID: pid, Reason: note.Reason, Hint: note.Hint}

@@ -29,19 +29,32 @@ func underWine() bool {
 // TestHelperProcess is the child the tests start: it waits for its stdin to
 // close, so the parent decides when it ends.
 //
-// With HOMEPORT_PROCS_HELPER=parent it starts such a child itself, with the
-// same stdin, prints the child's PID and exits: the child is left behind as
-// an orphan, as a dev server started by a script that exited is.
+// With HOMEPORT_PROCS_HELPER=parent it starts a child itself, prints the
+// child's PID and exits: the child is left behind as an orphan, as a dev
+// server started by a script that exited is. The orphan lives until the
+// test process (HOMEPORT_PROCS_TEST_PID) exits or the test stops it. It
+// does not wait on the stdin it would share with its parent: under Wine
+// 8.0 that read can end with EOF once the parent exits.
 func TestHelperProcess(t *testing.T) {
 	switch os.Getenv("HOMEPORT_PROCS_HELPER") {
 	case "1":
 		var b [1]byte
 		os.Stdin.Read(b[:])
 		os.Exit(0)
+	case "orphan":
+		pid, err := strconv.Atoi(os.Getenv("HOMEPORT_PROCS_TEST_PID"))
+		if err != nil {
+			os.Exit(2)
+		}
+		h, err := windows.OpenProcess(windows.SYNCHRONIZE, false, uint32(pid))
+		if err != nil {
+			os.Exit(2)
+		}
+		windows.WaitForSingleObject(h, windows.INFINITE)
+		os.Exit(0)
 	case "parent":
 		c := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-		c.Env = append(os.Environ(), "HOMEPORT_PROCS_HELPER=1")
-		c.Stdin = os.Stdin
+		c.Env = append(os.Environ(), "HOMEPORT_PROCS_HELPER=orphan")
 		if err := c.Start(); err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
@@ -137,6 +150,7 @@ func TestWindowsSignalRefusesTheKernel(t *testing.T) {
 // server outlives the script that started it, and finds it by the parent's
 // PID.
 func TestWindowsOrphan(t *testing.T) {
+	t.Setenv("HOMEPORT_PROCS_TEST_PID", strconv.Itoa(os.Getpid()))
 	parent, _, out := startHelper(t, "parent")
 	line, err := out.ReadString('\n')
 	if err != nil {

@@ -49,7 +49,7 @@ type Signaller interface {
 func OS() Signaller { return osSignaller{} }
 
 // Guard applies homeport's refusal rules before any signal reaches a
-// Signaller: never PID 1 or below, never homeport itself or its parent (the
+// Signaller: never PID 1 or below (nor Windows' System, PID 4), never homeport itself or its parent (the
 // shell or program that runs it), and never another user's process unless
 // homeport runs as root. The OS would refuse the last one too; refusing first
 // gives a message that says what to do.
@@ -66,7 +66,13 @@ func NewGuard() *Guard {
 }
 
 // Check returns a *RefusedError when p must not be signalled, nil otherwise.
+// On Windows, PIDs 0 and 4 are the kernel (the idle process, and System,
+// which holds http.sys's ports): the refusal says what they are and how to
+// release what they hold (SystemProcessNote).
 func (g *Guard) Check(p *Process) error {
+	if note, ok := SystemProcessNote(p.PID, 0); ok {
+		return &RefusedError{PID: p.PID, Reason: note.Reason, Hint: note.Hint}
+	}
 	switch {
 	case p.PID <= 1:
 		what := "it is init, the first process of the system"

@@ -22,6 +22,12 @@ func (f *fakeSignaller) Alive(pid int, startTicks uint64) bool { return false }
 
 func TestGuardRefusals(t *testing.T) {
 	const self, parent, me, other = 5000, 4000, 1000, 1001
+	// On Windows pid 0 is the System Idle Process, and the refusal says so
+	// (SystemProcessNote); elsewhere it names a process group.
+	pid0 := "process groups"
+	if isWindows {
+		pid0 = "System Idle Process"
+	}
 	tests := []struct {
 		name     string
 		uid      int // the guard's effective uid
@@ -30,7 +36,7 @@ func TestGuardRefusals(t *testing.T) {
 		wantHint bool
 	}{
 		{name: "pid 1", uid: 0, p: Process{PID: 1, UID: 0}, refused: "init"},
-		{name: "pid 0", uid: 0, p: Process{PID: 0, UID: 0}, refused: "process groups"},
+		{name: "pid 0", uid: 0, p: Process{PID: 0, UID: 0}, refused: pid0},
 		{name: "negative pid", uid: 0, p: Process{PID: -1, UID: 0}, refused: "process groups"},
 		{name: "itself", uid: me, p: Process{PID: self, UID: me}, refused: "homeport itself"},
 		{name: "itself as root", uid: 0, p: Process{PID: self, UID: 0}, refused: "homeport itself"},
