@@ -1,11 +1,10 @@
 //go:build linux
 
 // Command benchtool supports the benchmark scripts in bench/: it builds socket
-// fixtures, measures peak memory and turns hyperfine's JSON into the results
+// fixtures and turns hyperfine's JSON into the results
 // tables. It is not part of homeport.
 //
 //	benchtool fixture -listeners 10000 -procs 100 -idle 1000
-//	benchtool rss -- COMMAND ARGS...
 //	benchtool report -out results.md -title T ROW...
 package main
 
@@ -17,7 +16,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -25,7 +23,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool fixture|hold|rss|report ...")
+		fmt.Fprintln(os.Stderr, "usage: benchtool fixture|hold|report ...")
 		os.Exit(2)
 	}
 	var err error
@@ -34,8 +32,6 @@ func main() {
 		err = fixture(os.Args[2:])
 	case "hold":
 		err = hold(os.Args[2:])
-	case "rss":
-		err = rss(os.Args[2:])
 	case "report":
 		err = report(os.Args[2:])
 	default:
@@ -127,29 +123,6 @@ func hold(args []string) error {
 	}
 	fmt.Printf("ready %d\n", mid)
 	io.Copy(io.Discard, os.Stdin)
-	return nil
-}
-
-// rss runs a command several times and prints its median peak resident set
-// in kilobytes.
-func rss(args []string) error {
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
-	}
-	var peaks []int64
-	for range 5 {
-		c := exec.Command(args[0], args[1:]...)
-		c.Stdout = io.Discard
-		if err := c.Run(); err != nil {
-			if _, ok := err.(*exec.ExitError); !ok {
-				return err
-			}
-		}
-		ru := c.ProcessState.SysUsage().(*syscall.Rusage)
-		peaks = append(peaks, ru.Maxrss)
-	}
-	slices.Sort(peaks)
-	fmt.Println(peaks[len(peaks)/2])
 	return nil
 }
 
