@@ -109,6 +109,7 @@ Run without a command, it lists listening sockets, like 'homeport ports'.`,
 	root.AddCommand(
 		ports,
 		NewCmdWho(f, nil),
+		NewCmdServe(f, nil),
 		NewCmdDoctor(f, nil),
 		NewCmdAudit(f, nil),
 		NewCmdKill(f, nil),

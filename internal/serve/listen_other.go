@@ -1,0 +1,5 @@
+//go:build !windows
+
+package serve
+
+func isAddrInUseOS(error) bool { return false }
