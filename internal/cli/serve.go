@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"homeport/internal/httpguard"
+	"homeport/internal/ports"
 	"homeport/internal/serve"
 	"homeport/internal/sockets"
 )
@@ -45,6 +46,9 @@ type ServeOptions struct {
 	// ShutdownTimeout bounds how long in-flight requests may take to finish
 	// after the first signal.
 	ShutdownTimeout time.Duration
+	// Reserved tells which ports the OS keeps from programs (Windows'
+	// excluded ranges) and its dynamic range; nil: ports.SystemReserved().
+	Reserved ports.ReservedRanges
 }
 
 // NewCmdServe builds `homeport serve [DIR]`.
@@ -286,6 +290,12 @@ func expandLocalhost(hosts []string) []string {
 // Each taken port is reported with its holder.
 func listenServe(ctx context.Context, opts *ServeOptions, hosts []string) ([]net.Listener, int, error) {
 	port := opts.Port
+	reserved := opts.Reserved
+	if reserved == nil {
+		reserved = ports.SystemReserved()
+	}
+	var excluded []ports.Exclusion // read at the first failure, once
+	exRead := false
 	for tries := 0; ; tries++ {
 		lns, skipped, err := serve.Listen(hosts, port)
 		if err == nil {
@@ -294,13 +304,40 @@ func listenServe(ctx context.Context, opts *ServeOptions, hosts []string) ([]net
 			}
 			return lns, lns[0].Addr().(*net.TCPAddr).Port, nil
 		}
+		if !exRead {
+			excluded, exRead = excludedRanges(ctx, reserved), true
+		}
+		// A port Windows excludes (Hyper-V, WinNAT, Docker) fails with
+		// "access forbidden", not "in use", and nobody holds it (issue 6).
+		if e, ok := ports.ExcludedAt(excluded, uint16(port)); ok {
+			why := e.Explain(uint16(port))
+			if opts.StrictPort || port >= 65535 || tries == 100 {
+				return nil, 0, &ExitError{Code: exitFailure, Msg: why,
+					Hint: "pick a port outside it: homeport serve --port 0, or a port from `homeport free`, which skips excluded ranges"}
+			}
+			fmt.Fprintf(opts.IO.Err, "homeport: %s; trying %d\n", why, port+1)
+			port++
+			continue
+		}
 		if !serve.IsAddrInUse(err) {
 			return nil, 0, &ExitError{Code: exitFailure, Msg: fmt.Sprintf("cannot listen on port %d: %v", port, err)}
 		}
 		held := holderText(ctx, opts.Factory, port)
+		// No listener to name: inside the dynamic range (62893 is, on
+		// Windows) an outgoing connection may hold the port for a while.
+		dynamic := ""
+		if held == fmt.Sprintf("port %d is taken", port) {
+			dynamic = dynamicText(ctx, reserved, port)
+		}
 		if opts.StrictPort {
-			return nil, 0, &ExitError{Code: exitFailure, Msg: held,
-				Hint: fmt.Sprintf("free it with 'homeport kill %d' or pick another with --port 0", port)}
+			hint := fmt.Sprintf("free it with 'homeport kill %d' or pick another with --port 0", port)
+			if dynamic != "" {
+				hint = dynamic + "; try again in a moment, or pick another with --port 0"
+			}
+			return nil, 0, &ExitError{Code: exitFailure, Msg: held, Hint: hint}
+		}
+		if dynamic != "" {
+			fmt.Fprintf(opts.IO.Err, "homeport: note: %s\n", dynamic)
 		}
 		if port >= 65535 || tries == 100 {
 			return nil, 0, &ExitError{Code: exitFailure, Msg: held + ", and so are the next ports",
@@ -309,6 +346,30 @@ func listenServe(ctx context.Context, opts *ServeOptions, hosts []string) ([]net
 		fmt.Fprintf(opts.IO.Err, "homeport: %s; trying %d\n", held, port+1)
 		port++
 	}
+}
+
+// excludedRanges returns the TCP ranges the OS keeps from programs; none
+// when they cannot be read.
+func excludedRanges(ctx context.Context, r ports.ReservedRanges) []ports.Exclusion {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ex, err := r.Excluded(ctx, "tcp")
+	if err != nil {
+		return nil
+	}
+	return ex
+}
+
+// dynamicText says that port lies in the OS's dynamic range, from which
+// outgoing connections take their local ports, and "" otherwise.
+func dynamicText(ctx context.Context, r ports.ReservedRanges, port int) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	dyn, err := r.Dynamic(ctx, "tcp")
+	if err != nil {
+		return ""
+	}
+	return ports.ExplainDynamic(uint16(port), dyn)
 }
 
 // holderText says who holds port: "port 62893 is held by node (pid 4242)",
