@@ -326,11 +326,18 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 	// The inventory says whether it worked: a supervisor may have started
 	// the service again, or a socket may have had an owner we could not see.
 	notFreed := 0
+	sent := slices.ContainsFunc(toSignal, func(v *victim) bool { return v.sent })
 	for _, kt := range targets {
 		if len(kt.socks) == 0 {
 			continue
 		}
 		left, err := kt.listeners(ctx, opts, false)
+		// A socket whose last holder has just exited may outlive it for a
+		// moment without an owner, while the kernel finishes closing it.
+		for grace := time.Now().Add(time.Second); sent && err == nil && len(left) > 0 && noOwners(left) && time.Now().Before(grace); {
+			time.Sleep(opts.Poll)
+			left, err = kt.listeners(ctx, opts, false)
+		}
 		if err != nil {
 			return inventoryError(err)
 		}
@@ -357,6 +364,16 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 			Hint: killFailHint(opts, notes, targets, victims)}
 	}
 	return nil
+}
+
+// noOwners reports whether no socket has a visible owner.
+func noOwners(socks []sockets.Socket) bool {
+	for i := range socks {
+		if len(socks[i].Owners) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // listeners lists the sockets that hold kt: listening sockets on its port
