@@ -152,6 +152,7 @@ type killTarget struct {
 }
 
 func killRun(ctx context.Context, opts *KillOptions) error {
+	shortLived()
 	out, errw := opts.IO.Out, opts.IO.Err
 	notes := ownerNotes(opts.Notes)
 	var targets []*killTarget

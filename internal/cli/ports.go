@@ -88,6 +88,7 @@ header; --json prints an array of objects with stable field names.`,
 }
 
 func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
+	shortLived()
 	filter := sockets.Filter{TCP: opts.TCP, UDP: opts.UDP, All: opts.All, PIDs: opts.PIDs}
 	needOwners := opts.Process != "" || !opts.NoOwners
 	filter.NoOwners = !needOwners

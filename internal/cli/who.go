@@ -93,6 +93,7 @@ type noteJSON struct {
 }
 
 func whoRun(ctx context.Context, opts *WhoOptions) error {
+	shortLived()
 	notes := ownerNotes(opts.Notes)
 	var results []whoJSON
 	allHeld := true
