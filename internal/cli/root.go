@@ -53,10 +53,25 @@ func Main(args []string, io *IO) int {
 	}
 	var ee *ExitError
 	if !errors.As(err, &ee) && (strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag")) {
-		err = &ExitError{Code: exitUsage, Msg: err.Error(), Hint: "run 'homeport --help' to see the commands"}
+		err = unknownCommand(root, err)
 	}
 	printError(io, err)
 	return exitCode(err)
+}
+
+// unknownCommand turns cobra's unknown-command error into one line and a
+// "did you mean" hint.
+func unknownCommand(root *cobra.Command, err error) error {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	hint := "run 'homeport --help' to see the commands"
+	if _, rest, ok := strings.Cut(msg, `unknown command "`); ok {
+		word, _, _ := strings.Cut(rest, `"`)
+		msg = fmt.Sprintf("unknown command %q", word)
+		if sug := root.SuggestionsFor(word); len(sug) > 0 {
+			hint = fmt.Sprintf("did you mean 'homeport %s'?", sug[0])
+		}
+	}
+	return &ExitError{Code: exitUsage, Msg: msg, Hint: hint}
 }
 
 // printError writes err to stderr the way every command reports problems:
