@@ -31,7 +31,8 @@ type KillOptions struct {
 	// Guard applies the refusal rules and signals; tests give it a fake
 	// signaller.
 	Guard *procs.Guard
-	// Poll is the pause between two checks of whether the port is free.
+	// Poll is the longest pause between two checks of whether the port is
+	// free (the first checks come sooner).
 	Poll time.Duration
 	// KillWait is how long to wait for the processes to go after SIGKILL.
 	KillWait time.Duration
@@ -415,6 +416,9 @@ func (kt *killTarget) name() string {
 // until every target's port is free; it records when each process went and
 // reports whether all of that happened before deadline.
 func waitGone(ctx context.Context, opts *KillOptions, targets []*killTarget, vs []*victim, start, deadline time.Time, portsCount bool) bool {
+	// Most processes go within a few milliseconds of the signal: look again
+	// after 250µs, then back off to opts.Poll.
+	pause := min(250*time.Microsecond, opts.Poll)
 	for {
 		all := true
 		for _, v := range vs {
@@ -439,8 +443,9 @@ func waitGone(ctx context.Context, opts *KillOptions, targets []*killTarget, vs 
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(opts.Poll):
+		case <-time.After(pause):
 		}
+		pause = min(2*pause, opts.Poll)
 	}
 }
 
