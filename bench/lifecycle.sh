@@ -59,6 +59,9 @@ def refused(port):
         return False
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:
+        # The listener was closing while we connected: not free yet.
+        return False
     finally:
         s.close()
 

@@ -49,6 +49,12 @@ func (l *linuxImpl) owners(ctx context.Context, socks []Socket, pids []int, earl
 		if err != nil {
 			return 0, err
 		}
+		if early {
+			// Newest first: the server a developer asks about (or wants
+			// to kill) was usually started a moment ago, and long-lived
+			// daemons with many descriptors have low pids.
+			slices.SortFunc(pids, func(a, b int) int { return b - a })
+		}
 	}
 
 	sc := &fdScan{root: l.procRoot, want: want, owned: make([]atomic.Bool, len(socks))}
