@@ -293,15 +293,6 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 		// free, then SIGKILL what still holds on.
 		deadline := start.Add(opts.Timeout)
 		done := waitGone(ctx, opts, targets, toSignal, start, deadline, true)
-		if done {
-			// The ports are free; a process that is exiting is usually gone a
-			// moment later, and then the report can say so.
-			grace := time.Now().Add(time.Second)
-			if deadline.Before(grace) {
-				grace = deadline
-			}
-			waitGone(ctx, opts, targets, toSignal, start, grace, false)
-		}
 		// Interrupted (Ctrl-C) while waiting: do not escalate.
 		if !done && ctx.Err() == nil && opts.Signal != syscall.SIGKILL {
 			for _, v := range toSignal {

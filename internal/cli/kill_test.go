@@ -44,10 +44,13 @@ func TestKillGracefulListenerExitsOnTerm(t *testing.T) {
 	if err := h.waitExit(t); err != nil {
 		t.Errorf("listener ended with %v; want a clean exit on TERM", err)
 	}
-	for _, want := range []string{"exited on SIGTERM", "port " + portStr(p) + " is free"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
+	// kill returns once the port is free; the listener may still be
+	// finishing its exit then, and the report says which it saw.
+	if !strings.Contains(out.String(), "exited on SIGTERM") && !strings.Contains(out.String(), "stopped listening on SIGTERM") {
+		t.Errorf("output lacks %q or %q:\n%s", "exited on SIGTERM", "stopped listening on SIGTERM", out)
+	}
+	if want := "port " + portStr(p) + " is free"; !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 }
 
