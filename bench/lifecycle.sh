@@ -27,7 +27,8 @@ fi
 
 tmp=bench/tmp/lifecycle
 rm -rf "$tmp" && mkdir -p "$tmp"
-go build -o "$tmp/homeport" ./cmd/homeport
+# A release build: static, without cgo, as bench/ports.sh builds it.
+CGO_ENABLED=0 go build -trimpath -o "$tmp/homeport" ./cmd/homeport
 hp=$(realpath "$tmp/homeport")
 
 # wait-on into a private prefix; the comparison goes on without it if npm
@@ -50,7 +51,7 @@ HP, WAITON, WAITFORIT = os.environ["HP"], os.environ["WAITON"], os.environ["WAIT
 RUNS = int(os.environ["RUNS"])
 
 def free_port():
-    return int(subprocess.check_output([HP, "free", "--hold", "0", "--range", "dynamic"]).strip())
+    return int(subprocess.check_output([HP, "free", "--hold", "0"]).strip())
 
 def refused(port):
     s = socket.socket()
@@ -123,7 +124,7 @@ json.dump(res, __import__("sys").stdout)
 PY
 
 # 2: exit time on a port that is already open, by hyperfine.
-port=$("$hp" free --hold 0 --range dynamic)
+port=$("$hp" free --hold 0)
 python3 -c "
 import socket, time
 s = socket.socket(); s.bind(('127.0.0.1', $port)); s.listen(4096)

@@ -49,17 +49,15 @@ func (l *linuxImpl) owners(ctx context.Context, socks []Socket, pids []int, earl
 		if err != nil {
 			return 0, err
 		}
-		if early {
-			// Newest first: the server a developer asks about (or wants
-			// to kill) was usually started a moment ago, and long-lived
-			// daemons with many descriptors have low pids.
-			slices.SortFunc(pids, func(a, b int) int { return b - a })
-		}
+		slices.Sort(pids)
 	}
 
 	sc := &fdScan{root: l.procRoot, want: want, owned: make([]atomic.Bool, len(socks))}
 	workers := min(runtime.GOMAXPROCS(0), 4, len(pids))
-	var next atomic.Int64
+	// Workers take processes from both ends of the pid list, oldest and
+	// newest first: with early set, the holder of the port is found soon
+	// whether it is a long-lived daemon or the server started a moment ago.
+	q := &pidQueue{pids: pids, hi: len(pids)}
 	var wg sync.WaitGroup
 	results := make([][]ownerHit, workers)
 	hidden := make([]int, workers)
@@ -75,11 +73,11 @@ func (l *linuxImpl) owners(ctx context.Context, socks []Socket, pids []int, earl
 				if early && sc.found.Load() == int64(len(want)) {
 					return
 				}
-				i := int(next.Add(1) - 1)
-				if i >= len(pids) {
+				pid, ok := q.take(w%2 == 1)
+				if !ok {
 					return
 				}
-				hits, denied := r.scan(sc, pids[i], results[w])
+				hits, denied := r.scan(sc, pid, results[w])
 				results[w] = hits
 				if denied {
 					hidden[w]++
@@ -95,7 +93,7 @@ func (l *linuxImpl) owners(ctx context.Context, socks []Socket, pids []int, earl
 	for _, r := range results {
 		hits = append(hits, r...)
 	}
-	if early && int(next.Load()) < len(pids) {
+	if early && !q.empty() {
 		hits = sc.relatives(hits)
 	}
 	n := 0
@@ -104,6 +102,34 @@ func (l *linuxImpl) owners(ctx context.Context, socks []Socket, pids []int, earl
 	}
 	fillOwners(socks, hits)
 	return n, nil
+}
+
+// pidQueue hands out pids from both ends.
+type pidQueue struct {
+	mu     sync.Mutex
+	pids   []int
+	lo, hi int // pids[lo:hi] are left
+}
+
+// take returns the next pid from the back (newest) or the front (oldest).
+func (q *pidQueue) take(back bool) (int, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.lo >= q.hi {
+		return 0, false
+	}
+	if back {
+		q.hi--
+		return q.pids[q.hi], true
+	}
+	q.lo++
+	return q.pids[q.lo-1], true
+}
+
+func (q *pidQueue) empty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.lo >= q.hi
 }
 
 // ownerHit says that process pid holds socks[sock].
