@@ -51,14 +51,7 @@ func TestParseExcludedPortRanges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := tt.in
-			if tt.file != "" {
-				b, err := os.ReadFile("testdata/netsh/" + tt.file)
-				if err != nil {
-					t.Fatal(err)
-				}
-				in = string(b)
-			}
+			in := netshInput(t, tt.in, tt.file)
 			got, err := ParseExcludedPortRanges(strings.NewReader(in))
 			if tt.err {
 				if !errors.Is(err, ErrNetshOutput) {
@@ -99,14 +92,7 @@ func TestParseDynamicPortRange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := tt.in
-			if tt.file != "" {
-				b, err := os.ReadFile("testdata/netsh/" + tt.file)
-				if err != nil {
-					t.Fatal(err)
-				}
-				in = string(b)
-			}
+			in := netshInput(t, tt.in, tt.file)
 			got, err := ParseDynamicPortRange(strings.NewReader(in))
 			if tt.err {
 				if !errors.Is(err, ErrNetshOutput) {
@@ -253,4 +239,18 @@ func FuzzParseDynamicPortRange(f *testing.F) {
 			t.Fatalf("ParseDynamicPortRange(%q) = %v", b, got)
 		}
 	})
+}
+
+// netshInput is a case's netsh output: the captured file when one is named,
+// the inline text otherwise.
+func netshInput(t *testing.T, in, file string) string {
+	t.Helper()
+	if file == "" {
+		return in
+	}
+	b, err := os.ReadFile("testdata/netsh/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
