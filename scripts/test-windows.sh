@@ -110,6 +110,11 @@ if [ "$status" != 0 ] && [ "$failed" = 0 ]; then
 	failed=1 # a build failure or a panic: nothing says --- FAIL
 	grep -E '^(FAIL|panic|#)|cannot|undefined' "$out" | head -20 >&2 || true
 fi
+if [ "$failed" != 0 ]; then
+	# What the failed tests printed, so that a CI log says why.
+	log "output of the failed tests:"
+	grep -B15 -A8 -E '^\s*--- FAIL' "$out" | head -120 >&2 || true
+fi
 if [ "$passed" = 0 ]; then
 	log "no test ran"
 	status=1
