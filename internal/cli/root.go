@@ -130,6 +130,10 @@ Run without a command, it lists listening sockets, like 'homeport ports'.`,
 		NewCmdKill(f, nil),
 		NewCmdFree(f, nil),
 		NewCmdWait(f, nil),
+		NewCmdUp(f, nil),
+		NewCmdDown(f, nil),
+		NewCmdStatus(f, nil),
+		NewCmdUI(f, nil),
 		newCmdVersion(f),
 	)
 	return root
