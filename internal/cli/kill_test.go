@@ -256,8 +256,8 @@ func TestKillNeedsConfirmation(t *testing.T) {
 		opts, fs, out, errb := fakeKill(t, "n\n", 1000, owner)
 		opts.IO.InTTY, opts.IO.ErrTTY = true, true
 		err := killRun(context.Background(), opts)
-		if got := exitCodeOf(err); got != 3 || len(fs.sent) != 0 {
-			t.Fatalf("kill answered no = exit %d, sent %v; want exit 3, nothing sent", got, fs.sent)
+		if got := exitCodeOf(err); got != exitKillDeclined || len(fs.sent) != 0 {
+			t.Fatalf("kill answered no = exit %d, sent %v; want exit %d (declined), nothing sent", got, fs.sent, exitKillDeclined)
 		}
 		if !strings.Contains(errb.String(), "stop 1 process with SIGTERM? [y/N]") {
 			t.Errorf("no question on stderr: %q", errb)
