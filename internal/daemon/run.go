@@ -32,7 +32,7 @@ type Options struct {
 	MetricsToken string
 	// Version is homeport's version.
 	Version string
-	// Kill is the kill engine the API calls.
+	// Kill replaces the kill engine the API calls (tests).
 	Kill dashboard.KillFunc
 	// Ready is called once the daemon listens, with its login URL.
 	Ready func(Ready)
@@ -131,6 +131,9 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 
+	if opts.Kill == nil {
+		opts.Kill = kill
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st := State{
