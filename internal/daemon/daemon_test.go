@@ -54,9 +54,12 @@ type holder struct {
 	done chan error
 }
 
+// holderArgs are extra arguments for the next startHolder.
+var holderArgs []string
+
 func startHolder(t *testing.T, addr string) *holder {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, holderArgs...)...)
 	cmd.Env = append(os.Environ(), "HOMEPORT_DAEMON_HELPER=listen", "HOMEPORT_DAEMON_HELPER_ADDR="+addr)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
