@@ -44,11 +44,11 @@ The dashboard and the API answer on loopback only. --metrics-addr serves
 --metrics-token as a bearer token.`,
 		Example: `  homeport up
   homeport up --detach
-  homeport up --port 0 --no-open
+  homeport up --port 8893 --no-open
   homeport up --metrics-addr 0.0.0.0:9893 --metrics-token "$(cat ~/.prom-token)"`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Port < 0 || opts.Port > 65535 {
+			if opts.Port < 1 || opts.Port > 65535 {
 				return usageErrorf("--port %d is not a port: give 1-65535", opts.Port)
 			}
 			if opts.Interval < 0 {

@@ -19,7 +19,7 @@ import (
 )
 
 // browser starts headless Chromium with a fresh profile.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -73,7 +73,7 @@ func value[T any](t *testing.T, ctx context.Context, what string, a chromedp.Act
 }
 
 // waitJS polls a JavaScript expression until it is true.
-func waitJS(t *testing.T, ctx context.Context, what, expr string) time.Duration {
+func waitJS(t testing.TB, ctx context.Context, what, expr string) time.Duration {
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(30 * time.Second)

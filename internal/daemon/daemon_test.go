@@ -85,7 +85,7 @@ func startHolder(t *testing.T, addr string) *holder {
 }
 
 // freePort returns a port that was free a moment ago on both loopbacks.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -96,7 +96,7 @@ func freePort(t *testing.T) int {
 }
 
 // stateHome gives the test a state directory of its own.
-func stateHome(t *testing.T) string {
+func stateHome(t testing.TB) string {
 	t.Helper()
 	d := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", d)
@@ -109,7 +109,7 @@ type running struct {
 	stop  context.CancelFunc
 }
 
-func runDaemon(t *testing.T, opts Options) *running {
+func runDaemon(t testing.TB, opts Options) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{ready: make(chan Ready, 1), done: make(chan error, 1), stop: cancel}
@@ -129,7 +129,7 @@ func runDaemon(t *testing.T, opts Options) *running {
 	return r
 }
 
-func (r *running) waitReady(t *testing.T) Ready {
+func (r *running) waitReady(t testing.TB) Ready {
 	t.Helper()
 	select {
 	case x := <-r.ready:
