@@ -168,7 +168,10 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 // protocol ("" for a bare port: every protocol), and the listeners that
 // take connections to its address.
 func killTarget(ctx context.Context, t ports.Target, lookup func(context.Context, string) ([]netip.Addr, error)) (stop.Target, error) {
-	st := stop.Target{Port: t.Port, Proto: sockets.Proto(t.Proto)}
+	st := stop.Target{Port: t.Port}
+	if t.ProtoSet || t.URL != nil {
+		st.Proto = sockets.Proto(t.Proto)
+	}
 	if t.Host == "" {
 		return st, nil
 	}
@@ -188,8 +191,9 @@ func killTarget(ctx context.Context, t ports.Target, lookup func(context.Context
 type killer struct {
 	opts       *KillOptions
 	notes      *OwnerNotes
-	shown      bool // the plan was printed
-	noTTY      bool // confirmation was needed and there was no terminal
+	ports      []*stop.Port // the report's, in the order of opts.Targets
+	shown      bool         // the plan was printed
+	noTTY      bool         // confirmation was needed and there was no terminal
 	answeredNo bool
 }
 
@@ -232,7 +236,7 @@ func (k *killer) showPlan(r *stop.Report) {
 	if k.shown {
 		return
 	}
-	k.shown = true
+	k.shown, k.ports = true, r.Ports
 	out := k.opts.IO.Out
 	for _, p := range r.Ports {
 		if !p.Held() {
@@ -505,16 +509,21 @@ func sameSignals(a, b []procs.Step) bool {
 	return slices.EqualFunc(a, b, func(x, y procs.Step) bool { return x.Signal == y.Signal })
 }
 
+// portName names a target as the user typed it: "port 3000", "port
+// 53/udp", "port 3000 (http://localhost:3000/)".
 func (k *killer) portName(p *stop.Port) string {
-	for _, t := range k.opts.Targets {
-		if t.Port == p.Target.Port && sockets.Proto(t.Proto) == p.Target.Proto {
-			if t.URL != nil {
-				return fmt.Sprintf("port %d (%s)", t.Port, t.URL)
-			}
-			return "port " + t.String()
-		}
+	i := slices.Index(k.ports, p)
+	if i < 0 || i >= len(k.opts.Targets) {
+		return fmt.Sprintf("port %d", p.Target.Port)
 	}
-	return fmt.Sprintf("port %d", p.Target.Port)
+	t := k.opts.Targets[i]
+	switch {
+	case t.URL != nil:
+		return fmt.Sprintf("port %d (%s)", t.Port, t.URL)
+	case t.ProtoSet && t.Proto == "tcp":
+		return "port " + t.String() + "/tcp"
+	}
+	return "port " + t.String()
 }
 
 func victimText(v *stop.Victim) string {

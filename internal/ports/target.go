@@ -17,6 +17,10 @@ type Target struct {
 	Port uint16
 	// Proto is "tcp" unless the target ended in "/udp".
 	Proto string
+	// ProtoSet is true when the target named its protocol ("3000/tcp",
+	// "53/udp"). A bare port means every protocol to the commands that
+	// look at both (kill).
+	ProtoSet bool
 	// URL is set for http:// and https:// targets.
 	URL *url.URL
 }
@@ -52,7 +56,7 @@ func ParseTarget(s string) (Target, error) {
 	if i := strings.LastIndexByte(s, '/'); i >= 0 {
 		switch p := strings.ToLower(s[i+1:]); p {
 		case "tcp", "udp":
-			t.Proto = p
+			t.Proto, t.ProtoSet = p, true
 			s = s[:i]
 		default:
 			return Target{}, fmt.Errorf("%q in %q is not a protocol (tcp or udp)", s[i+1:], orig)

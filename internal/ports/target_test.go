@@ -46,6 +46,31 @@ func TestParseTarget(t *testing.T) {
 	}
 }
 
+// TestParseTargetProtoSet: only a protocol suffix sets ProtoSet; a bare
+// port means every protocol to kill.
+func TestParseTargetProtoSet(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"3000", false},
+		{"localhost:3000", false},
+		{"http://localhost:3000", false},
+		{"3000/tcp", true},
+		{"3000/UDP", true},
+		{"[::1]:53/udp", true},
+	}
+	for _, tt := range tests {
+		got, err := ParseTarget(tt.in)
+		if err != nil {
+			t.Fatalf("ParseTarget(%q) error: %v", tt.in, err)
+		}
+		if got.ProtoSet != tt.want {
+			t.Errorf("ParseTarget(%q).ProtoSet = %v; want %v", tt.in, got.ProtoSet, tt.want)
+		}
+	}
+}
+
 func TestParseTargetErrors(t *testing.T) {
 	tests := []struct {
 		in, want string
