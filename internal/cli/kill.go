@@ -280,10 +280,14 @@ func (k *killer) planNotes(v *stop.Victim) []string {
 		}
 		lines = append(lines, "it also listens on "+holdsText(v.Also)+": "+what+" with it")
 	}
-	if v.Server != nil {
-		first := v.Steps[0]
-		if first.Does != "" {
+	if first := v.Steps[0]; v.Server != nil && first.Does != "" {
+		// Said when it matters: the server's own signal is not SIGTERM,
+		// or the one chosen waits for clients or does not stop it.
+		switch {
+		case k.opts.Signal == 0 && first.Signal != syscall.SIGTERM:
 			lines = append(lines, fmt.Sprintf("%s: %s first (%s)", v.Server.Name, procs.SignalName(first.Signal), first.Does))
+		case k.opts.Signal != 0 && (first.WaitsForClients || !first.Stops || first.Unclean):
+			lines = append(lines, fmt.Sprintf("%s on %s: %s", v.Server.Name, procs.SignalName(first.Signal), first.Does))
 		}
 		if !first.Stops {
 			lines = append(lines, fmt.Sprintf("%s does not stop on %s; homeport moves on to %s after %s",
@@ -315,10 +319,11 @@ func (k *killer) refusalText(v *stop.Victim) string {
 func (k *killer) unseenText(u stop.Unseen) string {
 	switch u.Kind {
 	case stop.UnseenOtherUser:
-		return fmt.Sprintf("a process of user %s that homeport cannot see (another user's)", lookupUser(u.UID))
+		return fmt.Sprintf("a process of user %s, which homeport cannot see without root", lookupUser(u.UID))
 	case stop.UnseenOwnUser:
+		name := lookupUser(u.UID)
 		return fmt.Sprintf("a process of your own user %s that homeport cannot read: it changed its credentials "+
-			"(setuid, setgid or capabilities), so the kernel hides its open files even from its user", lookupUser(u.UID))
+			"(setuid, setgid or capabilities), so the kernel hides its open files even from %s", name, name)
 	case stop.UnseenNamespace:
 		return "a process outside this PID namespace, or the kernel (no visible owner)"
 	}
@@ -356,6 +361,9 @@ func (k *killer) report(r *stop.Report) error {
 		}
 		fmt.Fprintf(out, "%s: %s\n", victimText(v), k.outcomeText(v))
 		for _, rs := range v.Outcome.Resisted {
+			if len(rs.Clients) == 0 && rs.Step.Does == "" && rs.Next.Signal == syscall.SIGKILL {
+				continue // "killed with SIGKILL (it did not stop on SIGTERM)" says it all
+			}
 			fmt.Fprintf(out, "  %s\n", k.resistedText(v, rs))
 		}
 	}

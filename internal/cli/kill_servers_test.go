@@ -225,7 +225,12 @@ func TestKillNamesOtherPorts(t *testing.T) {
 	if err := killRun(context.Background(), opts); err != nil {
 		t.Fatalf("kill --dry-run = %v\n%s", err, out)
 	}
-	wantLines(t, out.String(), fmt.Sprintf("  it also listens on [::1]:%d, 127.0.0.1:%d/udp: those ports close with it", ps[1], ps[2]))
+	// In the inventory's order: by port.
+	also := []string{fmt.Sprintf("[::1]:%d", ps[1]), fmt.Sprintf("127.0.0.1:%d/udp", ps[2])}
+	if ps[2] < ps[1] {
+		also[0], also[1] = also[1], also[0]
+	}
+	wantLines(t, out.String(), "  it also listens on "+strings.Join(also, ", ")+": those ports close with it")
 }
 
 // TestKillAsNobodyOwnProcess: memcached started as root with -u nobody

@@ -118,7 +118,7 @@ var servers = []struct {
 	{[]string{"redis-server", "valkey-server"}, Server{
 		// https://redis.io/docs/latest/operate/oss_and_stack/management/signals/
 		Name:     "Redis",
-		Ladder:   []Step{{Signal: syscall.SIGTERM, Stops: true, Does: "saves the dataset (when persistence is on), then stops"}},
+		Ladder:   []Step{{Signal: syscall.SIGTERM, Stops: true, Does: "saves the dataset when persistence is on, then stops"}},
 		KillHarm: "writes since its last save are lost",
 	}},
 	{[]string{"mysqld", "mariadbd"}, Server{
