@@ -229,6 +229,34 @@ func TestFreeExpect(t *testing.T) {
 	}
 }
 
+// TestFreeInterrupted: Ctrl-C while waiting (ctx) sends nothing more; the
+// report still says where the port stands.
+func TestFreeInterrupted(t *testing.T) {
+	s := startStandin(t, "stubborn", "tcp:127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for len(s.signals()) == 0 && !s.exited() {
+			time.Sleep(2 * time.Millisecond)
+		}
+		cancel()
+	}()
+	r, err := (&Engine{}).Free(ctx, Request{Targets: tcp(s.ports[0]), Timeout: time.Minute})
+	if err != nil {
+		t.Fatalf("Free = %v", err)
+	}
+	v := victim(t, r, s.pid())
+	if v.Outcome.Kind != StillRunning || !slices.Equal(sigNames(v.Outcome.Sent), []string{"SIGTERM"}) {
+		t.Errorf("outcome %v, sent %q; want still-running after SIGTERM alone", v.Outcome.Kind, sigNames(v.Outcome.Sent))
+	}
+	if p := r.Ports[0]; !p.Checked || p.Free() {
+		t.Errorf("port checked %v, left %v; want checked and still held", p.Checked, p.Left)
+	}
+	if s.exited() {
+		t.Error("the stand-in was stopped after the interrupt")
+	}
+}
+
 func TestFreeDeclined(t *testing.T) {
 	s := startStandin(t, "plain", "tcp:127.0.0.1:0")
 	asked := 0
@@ -348,42 +376,6 @@ func TestFreeUnseenKinds(t *testing.T) {
 			}
 			if len(r.NotFreed()) != 1 {
 				t.Error("a port with an unseen holder counts as freed")
-			}
-		})
-	}
-}
-
-// TestStepsPlanned: the signals planned per process, and --signal KILL is
-// the only one (no "then SIGKILL").
-func TestStepsPlanned(t *testing.T) {
-	tests := []struct {
-		name  string
-		p     procs.Process
-		first syscall.Signal
-		want  []string
-	}{
-		{"ordinary", procs.Process{Name: "node"}, 0, []string{"SIGTERM", "SIGKILL"}},
-		{"ordinary, INT", procs.Process{Name: "node"}, syscall.SIGINT, []string{"SIGINT", "SIGKILL"}},
-		{"KILL alone", procs.Process{Name: "node"}, syscall.SIGKILL, []string{"SIGKILL"}},
-		{"postgres", procs.Process{Name: "postgres"}, 0, []string{"SIGINT", "SIGQUIT", "SIGKILL"}},
-		{"postgres, TERM", procs.Process{Name: "postgres"}, syscall.SIGTERM, []string{"SIGTERM", "SIGINT", "SIGQUIT", "SIGKILL"}},
-		{"postgres, QUIT", procs.Process{Name: "postgres"}, syscall.SIGQUIT, []string{"SIGQUIT", "SIGKILL"}},
-		{"uwsgi", procs.Process{Name: "uwsgi"}, 0, []string{"SIGINT", "SIGKILL"}},
-		{"uwsgi, TERM reloads", procs.Process{Name: "uwsgi"}, syscall.SIGTERM, []string{"SIGTERM", "SIGINT", "SIGKILL"}},
-		{"nginx", procs.Process{Name: "nginx"}, 0, []string{"SIGTERM", "SIGKILL"}},
-		{"php-fpm", procs.Process{Name: "php-fpm8.2"}, 0, []string{"SIGTERM", "SIGKILL"}},
-		{"gunicorn in python", procs.Process{Name: "python3", Cmdline: []string{"/usr/bin/python3", "/usr/bin/gunicorn", "app:app"}}, 0,
-			[]string{"SIGTERM", "SIGINT", "SIGKILL"}},
-		{"redis", procs.Process{Name: "redis-server"}, 0, []string{"SIGTERM", "SIGKILL"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var got []string
-			for _, st := range procs.StopSteps(&tt.p, tt.first) {
-				got = append(got, procs.SignalName(st.Signal))
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("StopSteps(%s, %v) = %q; want %q", tt.p.Name, tt.first, got, tt.want)
 			}
 		})
 	}
