@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -123,7 +122,7 @@ func freeRun(opts *FreeOptions) error {
 		return err
 	}
 	if opts.JSON {
-		return json.NewEncoder(opts.IO.Out).Encode(got)
+		return writeJSON(opts.IO.Out, got)
 	}
 	for _, p := range got {
 		fmt.Fprintln(opts.IO.Out, p)

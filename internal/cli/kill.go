@@ -36,7 +36,7 @@ type KillOptions struct {
 	Poll time.Duration
 	// KillWait is how long to wait for the processes to go after SIGKILL.
 	KillWait time.Duration
-	Lookup   func(ctx context.Context, host string) ([]netip.Addr, error)
+	Resolver ports.Resolver // nil: the system's
 	// Notes explains owners that are not ordinary processes, which are
 	// not signalled; nil: this system's (SystemOwnerNotes).
 	Notes *OwnerNotes
@@ -45,7 +45,7 @@ type KillOptions struct {
 // NewCmdKill builds `homeport kill TARGET...`.
 func NewCmdKill(f *Factory, runF func(*KillOptions) error) *cobra.Command {
 	opts := &KillOptions{IO: f.IO, Factory: f, Timeout: 5 * time.Second, Poll: 5 * time.Millisecond,
-		KillWait: 2 * time.Second, Lookup: lookupHost}
+		KillWait: 2 * time.Second}
 	var sig string
 	cmd := &cobra.Command{
 		Use:   "kill TARGET...",
@@ -160,7 +160,7 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 	for _, t := range opts.Targets {
 		kt := &killTarget{t: t}
 		if t.Host != "" {
-			addrs, err := resolveTarget(ctx, t.Host, opts.Lookup)
+			addrs, err := ports.Resolve(ctx, opts.Resolver, t.Host)
 			if err != nil {
 				return &ExitError{Code: exitUsage, Msg: fmt.Sprintf("cannot resolve %q: %v", t.Host, err),
 					Hint: fmt.Sprintf("name the port alone: homeport kill %d", t.Port)}
@@ -191,7 +191,7 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 				continue
 			}
 			for _, p := range s.Owners {
-				hold := addrText(s)
+				hold := sockets.FormatAddr(s.Local)
 				if s.Proto != sockets.TCP {
 					hold += "/" + string(s.Proto)
 				}
@@ -389,7 +389,7 @@ func (kt *killTarget) listeners(ctx context.Context, opts *KillOptions, noOwners
 	socks := snap.Sockets
 	if kt.addrs != nil {
 		socks = slices.DeleteFunc(socks, func(s sockets.Socket) bool {
-			return !slices.ContainsFunc(kt.addrs, func(a netip.Addr) bool { return accepts(&s, a) })
+			return !slices.ContainsFunc(kt.addrs, s.Takes)
 		})
 	}
 	return socks, nil

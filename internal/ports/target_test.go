@@ -17,7 +17,7 @@ func TestParseTarget(t *testing.T) {
 		{"3000", "", 3000, "tcp", false, "3000"},
 		{":3000", "", 3000, "tcp", false, "3000"},
 		{"3000/udp", "", 3000, "udp", false, "3000/udp"},
-		{"3000/TCP", "", 3000, "tcp", false, "3000"},
+		{"3000/TCP", "", 3000, "tcp", false, "3000/tcp"},
 		{"localhost:3000", "localhost", 3000, "tcp", false, "localhost:3000"},
 		{"127.0.0.1:3000", "127.0.0.1", 3000, "tcp", false, "127.0.0.1:3000"},
 		{"[::1]:3000", "::1", 3000, "tcp", false, "[::1]:3000"},
