@@ -59,7 +59,7 @@ var (
 
 // minLastColumn is the narrowest the last column (a command line) is cut to
 // on a narrow terminal: below it, the row wraps instead.
-const minLastColumn = 20
+const minLastColumn = 10
 
 func (t *table) flush() error {
 	w := t.w
