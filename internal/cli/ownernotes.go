@@ -95,13 +95,15 @@ func (n *OwnerNotes) unseen(uid int, cmd string) (who, hint string) {
 	case n.Windows:
 		return "a process homeport cannot read (run from an elevated prompt to see which)", ""
 	case n.EUID != 0 && uid >= 0 && uid != n.EUID:
-		return fmt.Sprintf("a process of user %s (uid %d), which user %s cannot see", procs.UserName(uid), uid, procs.UserName(n.EUID)),
+		// The socket's uid is its creator's: a daemon that dropped to
+		// another user after binding (dnsmasq) still shows root.
+		return fmt.Sprintf("a process that user %s cannot see (its socket is %s's, uid %d)", procs.UserName(n.EUID), procs.UserName(uid), uid),
 			n.elevate(cmd) + " shows the process"
 	case n.EUID != 0 && uid == n.EUID:
 		// Daemons started by root that change to this user (memcached -u
 		// nobody) are not dumpable: their files cannot be read by the
 		// user they run as.
-		return fmt.Sprintf("a process of user %s that homeport cannot read (one started by root that changed to this user, or one outside this PID namespace)", procs.UserName(uid)),
+		return fmt.Sprintf("a process that homeport cannot read, though its socket is yours (%s): one started by root that changed to this user, or one outside this PID namespace", procs.UserName(uid)),
 			n.elevate(cmd) + " shows the process"
 	case n.EUID != 0:
 		return "a process homeport cannot see", n.elevate(cmd) + " shows the process"

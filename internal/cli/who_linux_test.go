@@ -162,7 +162,7 @@ func TestWhoAsNobodyNamesRoot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("homeport who %s as nobody: %v (stdout %q, stderr %q)", port, err, out.String(), errb.String())
 	}
-	want := port + "/tcp is held by a process of user root (uid 0), which user nobody cannot see, listening on 127.0.0.1 only\n" +
+	want := port + "/tcp is held by a process that user nobody cannot see (its socket is root's, uid 0), listening on 127.0.0.1 only\n" +
 		"  hint: sudo homeport who " + port + " shows the process\n"
 	if out.String() != want {
 		t.Errorf("homeport who %s as nobody printed\n%q; want\n%q", port, out.String(), want)

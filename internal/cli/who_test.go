@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"homeport/internal/ports"
 	"homeport/internal/procs"
 	"homeport/internal/sockets"
 )
@@ -132,5 +133,39 @@ func TestWhoHiddenAndJSON(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "some owners are hidden; run with sudo to see them") {
 		t.Errorf("stderr %q; want the hidden-owners note", errb)
+	}
+}
+
+// What who says of a socket without a visible owner depends on who asks: as
+// root, the owner is outside this PID namespace; as another user, the
+// socket's uid tells whose it is, and sudo shows the process.
+func TestWhoUnseenOwner(t *testing.T) {
+	sock := func(uid int) []sockets.Socket {
+		return []sockets.Socket{{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("127.0.0.1:6379"), UID: uid}}
+	}
+	tests := []struct {
+		name  string
+		euid  int
+		socks []sockets.Socket
+		want  string
+	}{
+		{"root asks of root's", 0, sock(0), "6379/tcp is held by a process outside this PID namespace, or the kernel (no visible owner), listening on 127.0.0.1 only\n"},
+		{"nobody asks of root's", 65534, sock(0), "6379/tcp is held by a process that user nobody cannot see (its socket is root's, uid 0), listening on 127.0.0.1 only\n  hint: sudo homeport who 6379 shows the process\n"},
+		{"nobody asks of its own", 65534, sock(65534), "6379/tcp is held by a process that homeport cannot read, though its socket is yours (nobody): one started by root that changed to this user, or one outside this PID namespace, listening on 127.0.0.1 only\n  hint: sudo homeport who 6379 shows the process\n"},
+		{"nobody asks, uid unknown", 65534, sock(-1), "6379/tcp is held by a process homeport cannot see, listening on 127.0.0.1 only\n  hint: sudo homeport who 6379 shows the process\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, out, errb := fakeFactory(tt.socks, 1)
+			opts := &WhoOptions{IO: f.IO, Factory: f, Now: time.Now, Notes: &OwnerNotes{EUID: tt.euid}}
+			tg, _ := ports.ParseTarget("6379")
+			opts.Targets = []ports.Target{tg}
+			if err := whoRun(context.Background(), opts); err != nil {
+				t.Fatalf("whoRun: %v (stderr %q)", err, errb)
+			}
+			if out.String() != tt.want {
+				t.Errorf("who 6379 as uid %d printed\n%q; want\n%q", tt.euid, out, tt.want)
+			}
+		})
 	}
 }
