@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -134,7 +135,9 @@ func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 			fmt.Fprintln(opts.IO.Err, "homeport: no sockets match")
 		}
 	}
-	if snap.Hidden > 0 && !filter.NoOwners {
+	// As root, what stays hidden (another PID namespace's processes)
+	// sudo would not show.
+	if snap.Hidden > 0 && !filter.NoOwners && os.Geteuid() != 0 {
 		fmt.Fprintln(opts.IO.Err, "homeport: some owners are hidden; run with sudo to see them")
 	}
 	return nil

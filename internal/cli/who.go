@@ -102,7 +102,11 @@ func whoRun(ctx context.Context, opts *WhoOptions) error {
 		if err != nil {
 			return err
 		}
-		hidden = hidden || h.Hidden > 0
+		// Unreadable processes matter when a socket shows no owner; as
+		// root, sudo would not show more.
+		if h.Hidden > 0 && notes.EUID != 0 && slices.ContainsFunc(h.Sockets, func(s sockets.Socket) bool { return len(s.Owners) == 0 }) {
+			hidden = true
+		}
 		explained := explainOwners(notes, t.Port, h.Sockets)
 		res := whoJSON{Target: t.String(), Held: h.Held(), Sockets: toJSONSockets(h.Sockets)}
 		for _, pid := range sortedPIDs(explained) {
@@ -129,7 +133,9 @@ func whoRun(ctx context.Context, opts *WhoOptions) error {
 			return err
 		}
 	}
-	if hidden {
+	// In text, each such socket's sentence says what shows its owner,
+	// except on Windows.
+	if hidden && (opts.JSON || notes.Windows) {
 		how := "run with sudo to see them"
 		if notes.Windows {
 			how = "run from an elevated prompt (Run as administrator) to see them"
@@ -247,11 +253,17 @@ func whoSentences(t ports.Target, held []sockets.Socket, now time.Time, notes *O
 		}
 		g.socks = append(g.socks, s)
 	}
-	var lines []string
+	// One sentence per group; groups that differ only in protocol (dnsmasq
+	// on TCP and UDP) share theirs: "53/tcp and 53/udp are held by ...".
+	type sentence struct {
+		protos []string
+		body   string
+		more   []string // hint and note lines
+	}
+	var said []*sentence
 	for _, g := range groups {
 		s := g.socks[0]
 		var b strings.Builder
-		fmt.Fprintf(&b, "%d/%s is held by ", t.Port, s.Proto)
 		hint := ""
 		if len(s.Owners) == 0 {
 			var who string
@@ -298,18 +310,34 @@ func whoSentences(t ports.Target, held []sockets.Socket, now time.Time, notes *O
 				}
 			}
 		}
-		lines = append(lines, b.String())
+		sn := &sentence{protos: []string{fmt.Sprintf("%d/%s", t.Port, s.Proto)}, body: b.String()}
 		if hint != "" {
-			lines = append(lines, "  hint: "+hint)
+			sn.more = append(sn.more, "  hint: "+hint)
 		}
 		for _, o := range s.Owners {
 			if n, ok := explained[o.PID]; ok {
-				lines = append(lines, "  "+n.Reason)
+				sn.more = append(sn.more, "  "+n.Reason)
 				if n.Hint != "" {
-					lines = append(lines, "  hint: "+n.Hint)
+					sn.more = append(sn.more, "  hint: "+n.Hint)
 				}
 			}
 		}
+		if i := slices.IndexFunc(said, func(x *sentence) bool {
+			return x.body == sn.body && slices.Equal(x.more, sn.more)
+		}); i >= 0 {
+			said[i].protos = append(said[i].protos, sn.protos...)
+			continue
+		}
+		said = append(said, sn)
+	}
+	var lines []string
+	for _, sn := range said {
+		verb := " is held by "
+		if len(sn.protos) > 1 {
+			verb = " are held by "
+		}
+		lines = append(lines, strings.Join(sn.protos, " and ")+verb+sn.body)
+		lines = append(lines, sn.more...)
 	}
 	return lines
 }
@@ -319,8 +347,14 @@ func whoSentences(t ports.Target, held []sockets.Socket, now time.Time, notes *O
 // interfaces: 0.0.0.0", "all interfaces: [::] (IPv4 and IPv6)", and for an
 // IPv6-only wildcard that IPv4 clients are refused.
 func listenText(socks []*sockets.Socket) string {
+	// A v6-only [::] looks open to everything; say what a client on
+	// 127.0.0.1 or the LAN's IPv4 address gets, unless another socket of
+	// the group takes IPv4.
+	v4wild := slices.ContainsFunc(socks, func(s *sockets.Socket) bool {
+		return s.DualStack() || s.Local.Addr().Unmap().Is4()
+	})
 	var addrs []string
-	loop, v4 := true, false
+	loop := true
 	for _, s := range socks {
 		a := s.Local.Addr().String()
 		switch {
@@ -328,12 +362,14 @@ func listenText(socks []*sockets.Socket) string {
 			a = "[::] (IPv4 and IPv6)"
 		case s.Local.Addr().Is6() && s.Exposure() == sockets.AllInterfaces:
 			a = "[::] (IPv6 only)"
+			if !v4wild {
+				a = "[::] (IPv6 only: IPv4 clients are refused)"
+			}
 		}
 		if !slices.Contains(addrs, a) {
 			addrs = append(addrs, a)
 		}
 		loop = loop && s.Exposure() == sockets.Loopback
-		v4 = v4 || s.DualStack() || s.Local.Addr().Unmap().Is4()
 	}
 	list := strings.Join(addrs, " and ")
 	switch {
@@ -344,11 +380,6 @@ func listenText(socks []*sockets.Socket) string {
 	}
 	for _, s := range socks {
 		if s.Exposure() == sockets.AllInterfaces {
-			if !v4 {
-				// A v6-only [::] looks open to everything; say what
-				// a client on 127.0.0.1 or the LAN's IPv4 gets.
-				return "all interfaces: " + list + "; IPv4 clients are refused"
-			}
 			return "all interfaces: " + list
 		}
 	}

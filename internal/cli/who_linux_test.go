@@ -98,7 +98,7 @@ func TestWhoV6OnlyWildcard(t *testing.T) {
 	if code := runWho(t, f, port); code != 0 {
 		t.Fatalf("who %s exit %d (stderr %q)", port, code, errb)
 	}
-	if want := "listening on all interfaces: [::] (IPv6 only); IPv4 clients are refused"; !strings.Contains(out.String(), want) {
+	if want := "listening on all interfaces: [::] (IPv6 only: IPv4 clients are refused), since "; !strings.Contains(out.String(), want) {
 		t.Errorf("who %s printed %q; want %q", port, out, want)
 	}
 }

@@ -121,8 +121,10 @@ func TestWhoBadInput(t *testing.T) {
 func TestWhoHiddenAndJSON(t *testing.T) {
 	socks := []sockets.Socket{{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("127.0.0.1:80"), UID: 33}}
 	f, out, errb := fakeFactory(socks, 3)
-	if code := runWho(t, f, "80", "--json"); code != 0 {
-		t.Fatalf("exit %d", code)
+	tg, _ := ports.ParseTarget("80")
+	opts := &WhoOptions{IO: f.IO, Factory: f, Targets: []ports.Target{tg}, Now: time.Now, JSON: true, Notes: &OwnerNotes{EUID: 1000}}
+	if err := whoRun(context.Background(), opts); err != nil {
+		t.Fatalf("whoRun: %v", err)
 	}
 	var got []whoJSON
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
@@ -167,5 +169,28 @@ func TestWhoUnseenOwner(t *testing.T) {
 				t.Errorf("who 6379 as uid %d printed\n%q; want\n%q", tt.euid, out, tt.want)
 			}
 		})
+	}
+}
+
+// A process holding a port on TCP and UDP alike (dnsmasq) gets one sentence.
+func TestWhoBothProtocolsOneSentence(t *testing.T) {
+	dns := procs.Process{PID: 53, Name: "dnsmasq", UID: 65534, User: "nobody", Cmdline: []string{"dnsmasq", "-k"}, Start: start}
+	socks := []sockets.Socket{
+		{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("127.0.0.1:5353"), UID: 0, Owners: []procs.Process{dns}},
+		{Proto: sockets.UDP, State: sockets.Close, Local: netip.MustParseAddrPort("127.0.0.1:5353"), UID: 0, Owners: []procs.Process{dns}},
+		{Proto: sockets.UDP, State: sockets.Close, Local: netip.MustParseAddrPort("0.0.0.0:5354"), UID: 0, Owners: []procs.Process{dns}},
+		{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("127.0.0.1:5354"), UID: 0, Owners: []procs.Process{dns}},
+	}
+	f, out, _ := fakeFactory(socks, 0)
+	if code := runWho(t, f, "5353"); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if want := "5353/tcp and 5353/udp are held by dnsmasq (pid 53, user nobody), listening on 127.0.0.1 only, since "; !strings.HasPrefix(out.String(), want) || strings.Count(out.String(), "\n") != 1 {
+		t.Errorf("who 5353 printed %q; want one line starting %q", out, want)
+	}
+	// Different addresses: a sentence each.
+	f, out, _ = fakeFactory(socks, 0)
+	if code := runWho(t, f, "5354"); code != 0 || strings.Count(out.String(), "\n") != 2 {
+		t.Errorf("who 5354 exit %d, printed %q; want two sentences", code, out)
 	}
 }
