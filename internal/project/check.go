@@ -36,9 +36,22 @@ func Check(ctx context.Context, opts CheckOptions) (*Plan, error) {
 	} else if opts.Dir != "" && !filepath.IsAbs(path) {
 		path = filepath.Join(opts.Dir, path)
 	}
-	f, err := Load(path, shown)
+	f, probs, err := load(path, shown)
 	if err != nil {
 		return nil, err
+	}
+	if len(probs) > 0 {
+		// Say also what only the system knows, so that one run shows
+		// every mistake.
+		if f != nil {
+			more, err := f.systemProblems(ctx, opts.Plan)
+			if err != nil {
+				return nil, err
+			}
+			probs = append(probs, more...)
+			probs.sort()
+		}
+		return nil, probs
 	}
 	return f.Plan(ctx, opts.Plan)
 }

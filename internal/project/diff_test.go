@@ -57,10 +57,10 @@ env = { DB = "localhost:${db.port}" }
 			{Service: "worker", Kind: ChangeStop},
 		}},
 	}
-	oldPlan := plan(t, load(t, base), PlanOptions{})
+	oldPlan := plan(t, loadDoc(t, base), PlanOptions{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			newFile := load(t, tt.edit)
+			newFile := loadDoc(t, tt.edit)
 			// Both files are planned as if from one folder.
 			newFile.Dir = oldPlan.File.Dir
 			newPlan := plan(t, newFile, PlanOptions{Current: oldPlan.Picked()})

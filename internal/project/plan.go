@@ -94,42 +94,17 @@ func URL(name string, routerPort uint16) string {
 // mistakes come back as Problems. An error that is not Problems (no free
 // port, an inventory that cannot be read) is about the machine, not the file.
 func (f *File) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
-	var probs Problems
-	if opts.Take != nil {
-		p, err := f.heldPorts(ctx, opts)
-		if err != nil {
-			return nil, err
-		}
-		probs = append(probs, p...)
+	probs, err := f.systemProblems(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if len(probs) > 0 {
+		return nil, probs
 	}
 	dirs := map[string]string{}
 	for _, s := range f.Services {
-		dir := f.Dir
-		if s.Dir != "" {
-			dir = filepath.Join(f.Dir, filepath.FromSlash(s.Dir))
-			if filepath.IsAbs(s.Dir) {
-				dir = filepath.Clean(s.Dir)
-			}
-			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-				why := "not a folder"
-				if errors.Is(err, fs.ErrNotExist) {
-					why = "no such folder"
-				} else if err != nil {
-					why = err.Error()
-				}
-				path := []string{"services", s.Name, "dir"}
-				probs = append(probs, f.src.problem(f.src.valOff(path), BadValue, path,
-					fmt.Sprintf("dir %q: %s (%s)", s.Dir, why, dir),
-					fmt.Sprintf("dir is relative to the folder of %s (%s); create the folder or fix dir", filepath.Base(f.Path), f.Dir)))
-			}
-		}
-		dirs[s.Name] = dir
+		dirs[s.Name] = f.dir(s)
 	}
-	if len(probs) > 0 {
-		probs.sort()
-		return nil, probs
-	}
-
 	assigned, err := f.ports(opts)
 	if err != nil {
 		return nil, err
@@ -176,6 +151,52 @@ func (f *File) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 		plan.Services = append(plan.Services, p)
 	}
 	return plan, nil
+}
+
+// dir is the absolute folder service s runs in.
+func (f *File) dir(s *Service) string {
+	switch {
+	case s.Dir == "":
+		return f.Dir
+	case filepath.IsAbs(s.Dir):
+		return filepath.Clean(s.Dir)
+	}
+	return filepath.Join(f.Dir, filepath.FromSlash(s.Dir))
+}
+
+// systemProblems are the mistakes only the system shows: a fixed port that
+// another process holds (when opts.Take is set), a dir that is no folder.
+func (f *File) systemProblems(ctx context.Context, opts PlanOptions) (Problems, error) {
+	var probs Problems
+	if opts.Take != nil {
+		p, err := f.heldPorts(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		probs = append(probs, p...)
+	}
+	for _, s := range f.Services {
+		if s.Dir == "" {
+			continue
+		}
+		dir := f.dir(s)
+		fi, err := os.Stat(dir)
+		if err == nil && fi.IsDir() {
+			continue
+		}
+		why := "not a folder"
+		if errors.Is(err, fs.ErrNotExist) {
+			why = "no such folder"
+		} else if err != nil {
+			why = err.Error()
+		}
+		path := []string{"services", s.Name, "dir"}
+		probs = append(probs, f.src.problem(f.src.valOff(path), BadValue, path,
+			fmt.Sprintf("dir %q: %s (%s)", s.Dir, why, dir),
+			fmt.Sprintf("dir is relative to the folder of %s (%s); create the folder or fix dir", filepath.Base(f.Path), f.Dir)))
+	}
+	probs.sort()
+	return probs, nil
 }
 
 // refers lists the other services whose ports run and env refer to.

@@ -18,8 +18,8 @@ import (
 	"homeport/internal/sockets"
 )
 
-// load writes doc as homeport.toml in a new folder and loads it.
-func load(t *testing.T, doc string) *File {
+// loadDoc writes doc as homeport.toml in a new folder and loads it.
+func loadDoc(t *testing.T, doc string) *File {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
@@ -59,7 +59,7 @@ after = ["api"]
 `
 
 func TestPlanThreeServices(t *testing.T) {
-	f := load(t, threeServices)
+	f := loadDoc(t, threeServices)
 	p := plan(t, f, PlanOptions{})
 	var names []string
 	for _, s := range p.Services {
@@ -151,7 +151,7 @@ func TestPlanOrder(t *testing.T) {
 }
 
 func TestSelect(t *testing.T) {
-	f := load(t, `
+	f := loadDoc(t, `
 [services.db]
 run = "x"
 [services.cache]
@@ -206,7 +206,7 @@ func TestPlanHeldPort(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	f := load(t, "[services.db]\nrun = \"x\"\nport = "+strconv.Itoa(port)+"\n")
+	f := loadDoc(t, "[services.db]\nrun = \"x\"\nport = "+strconv.Itoa(port)+"\n")
 	_, err = f.Plan(context.Background(), PlanOptions{Take: sockets.Take})
 	var ps Problems
 	if !errors.As(err, &ps) || len(ps) != 1 {
@@ -235,7 +235,7 @@ func TestPlanHeldPort(t *testing.T) {
 }
 
 func TestPlanDir(t *testing.T) {
-	f := load(t, "[services.web]\nrun = \"x\"\ndir = \"web\"\n[services.api]\nrun = \"x\"\ndir = \"api/\"\n")
+	f := loadDoc(t, "[services.web]\nrun = \"x\"\ndir = \"web\"\n[services.api]\nrun = \"x\"\ndir = \"api/\"\n")
 	if err := os.Mkdir(filepath.Join(f.Dir, "api"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestPlanDir(t *testing.T) {
 // A service keeps the port it was picked while the project runs, unless the
 // file now gives that port to another.
 func TestPlanCurrent(t *testing.T) {
-	f := load(t, "[services.api]\nrun = \"x\"\n[services.web]\nrun = \"x\"\nport = 40001\n")
+	f := loadDoc(t, "[services.api]\nrun = \"x\"\n[services.web]\nrun = \"x\"\nport = 40001\n")
 	p := plan(t, f, PlanOptions{Current: map[string]uint16{"api": 40002, "web": 40003}})
 	if p.Services[0].Port != 40002 || p.Services[1].Port != 40001 {
 		t.Errorf("ports = %d, %d; want 40002 kept and 40001 as fixed", p.Services[0].Port, p.Services[1].Port)

@@ -147,19 +147,34 @@ func (f *File) names() []string {
 // Load reads and checks the file at path; problems name it as shown.
 // The error is Problems when the file has mistakes.
 func Load(path, shown string) (*File, error) {
+	f, probs, err := load(path, shown)
+	if err != nil {
+		return nil, err
+	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return f, nil
+}
+
+// load reads the file at path and returns it with its problems: a file
+// that has some is still given, as far as it could be read, so that what
+// the system knows about it (ports held, folders missing) is checked too.
+func load(path, shown string) (*File, Problems, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", shown, err)
+		return nil, nil, fmt.Errorf("reading %s: %w", shown, err)
 	}
-	f, err := Parse(shown, data)
-	if f != nil {
-		abs, aerr := filepath.Abs(path)
-		if aerr != nil {
-			return nil, aerr
-		}
-		f.Dir = filepath.Dir(abs)
+	f, probs, err := parse(shown, data)
+	if err != nil || f == nil {
+		return nil, probs, err
 	}
-	return f, err
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	f.Dir = filepath.Dir(abs)
+	return f, probs, nil
 }
 
 // Parse checks a project file's text; name is how problems name the file.
@@ -167,6 +182,19 @@ func Load(path, shown string) (*File, error) {
 // port that another process holds is Plan's to find). On mistakes, it
 // returns Problems, sorted by position, and no File.
 func Parse(name string, data []byte) (*File, error) {
+	f, probs, err := parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return f, nil
+}
+
+// parse is Parse that also returns what it could read of a file with
+// mistakes (nil when it is not TOML).
+func parse(name string, data []byte) (*File, Problems, error) {
 	var doc map[string]any
 	if err := toml.Unmarshal(data, &doc); err != nil {
 		var de *toml.DecodeError
@@ -174,20 +202,17 @@ func Parse(name string, data []byte) (*File, error) {
 			line, col := de.Position()
 			return nil, Problems{{File: name, Line: line, Column: col, Key: displayKey(de.Key()...), Kind: Syntax,
 				Msg:  strings.TrimPrefix(de.Error(), "toml: "),
-				Hint: "the file must be TOML (https://toml.io); see 'homeport check --help' for an example"}}
+				Hint: "the file must be TOML (https://toml.io); see 'homeport check --help' for an example"}}, nil
 		}
-		return nil, fmt.Errorf("reading %s: %w", name, err)
+		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
 	}
 	src := newSource(name, data)
 	d := &decoder{src: src}
 	f := d.file(doc)
 	d.crossCheck(f)
-	if len(d.problems) > 0 {
-		d.problems.sort()
-		return nil, d.problems
-	}
+	d.problems.sort()
 	f.src = src
-	return f, nil
+	return f, d.problems, nil
 }
 
 // decoder turns the decoded maps into a File, collecting problems.
