@@ -2,6 +2,7 @@ package project
 
 import (
 	"bytes"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,8 +23,14 @@ type source struct {
 	doc   []byte
 	lines []int // offset of each line's first byte
 
-	keys map[string]int    // path → offset of the key (its last part)
+	keys map[string]int    // path → offset of the key (its last part), first written
 	vals map[string]valPos // path → where its value is written
+	// at is the path of the key written at each offset, every time it
+	// is written: a key defined twice is found at its second place too.
+	at map[int][]string
+	// whole is the full path of each dotted key, at the offset of its
+	// first part, as go-toml points at a table defined twice.
+	whole map[int][]string
 }
 
 // valPos is where a value is written. content is the offset of a string's
@@ -75,10 +82,10 @@ func isBareKey(s string) bool {
 	return true
 }
 
-// newSource walks doc, which toml.Unmarshal has accepted, and records where
-// every key and value is.
+// newSource walks doc and records where every key and value is. A document
+// that is not TOML is walked up to its first mistake.
 func newSource(name string, doc []byte) *source {
-	s := &source{name: name, doc: doc, keys: map[string]int{}, vals: map[string]valPos{}}
+	s := &source{name: name, doc: doc, keys: map[string]int{}, vals: map[string]valPos{}, at: map[int][]string{}, whole: map[int][]string{}}
 	s.lines = append(s.lines, 0)
 	for i, c := range doc {
 		if c == '\n' {
@@ -105,7 +112,7 @@ func newSource(name string, doc []byte) *source {
 			s.keyValue(&p, table, e)
 		}
 	}
-	// p.Error() is nil: toml.Unmarshal parsed the same bytes first.
+	// p.Error() is not looked at: toml.Unmarshal has said it already.
 	return s
 }
 
@@ -113,15 +120,22 @@ func newSource(name string, doc []byte) *source {
 // returns the full path and the offset just past the key.
 func (s *source) keyParts(base []string, it *unstable.Iterator) ([]string, int) {
 	parts := append([]string(nil), base...)
-	end := 0
+	end, start := 0, -1
 	for it.Next() {
 		n := it.Node()
+		if start < 0 {
+			start = int(n.Raw.Offset)
+		}
 		parts = append(parts, string(n.Data))
 		k := pathKey(parts...)
 		if _, ok := s.keys[k]; !ok {
 			s.keys[k] = int(n.Raw.Offset)
 		}
+		s.at[int(n.Raw.Offset)] = slices.Clone(parts)
 		end = int(n.Raw.Offset + n.Raw.Length)
+	}
+	if start >= 0 {
+		s.whole[start] = slices.Clone(parts)
 	}
 	return parts, end
 }
@@ -200,6 +214,14 @@ func leadingNewline(b []byte) int {
 		return 1
 	}
 	return 0
+}
+
+// offset turns a 1-based line and column back into an offset.
+func (s *source) offset(line, col int) int {
+	if line < 1 || line > len(s.lines) {
+		return -1
+	}
+	return s.lines[line-1] + col - 1
 }
 
 // lineCol turns an offset into a 1-based line and column.

@@ -199,10 +199,7 @@ func parse(name string, data []byte) (*File, Problems, error) {
 	if err := toml.Unmarshal(data, &doc); err != nil {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
-			line, col := de.Position()
-			return nil, Problems{{File: name, Line: line, Column: col, Key: displayKey(de.Key()...), Kind: Syntax,
-				Msg:  strings.TrimPrefix(de.Error(), "toml: "),
-				Hint: "the file must be TOML (https://toml.io); see 'homeport check --help' for an example"}}, nil
+			return nil, Problems{syntaxProblem(name, data, de)}, nil
 		}
 		return nil, nil, fmt.Errorf("reading %s: %w", name, err)
 	}
@@ -213,6 +210,39 @@ func parse(name string, data []byte) (*File, Problems, error) {
 	d.problems.sort()
 	f.src = src
 	return f, d.problems, nil
+}
+
+// syntaxProblem explains a document that is not TOML. go-toml names a key
+// relative to its table; the walk up to the mistake gives its whole path,
+// and for a key written twice, where it was first.
+func syntaxProblem(name string, data []byte, de *toml.DecodeError) Problem {
+	line, col := de.Position()
+	msg := strings.TrimPrefix(de.Error(), "toml: ")
+	p := Problem{File: name, Line: line, Column: col, Key: displayKey(de.Key()...), Kind: Syntax, Msg: msg,
+		Hint: "the file must be TOML (https://toml.io); see 'homeport check --help' for an example"}
+	src := newSource(name, data)
+	path, ok := src.whole[src.offset(line, col)]
+	if !ok {
+		if path, ok = src.at[src.offset(line, col)]; !ok {
+			return p
+		}
+	}
+	p.Key = displayKey(path...)
+	here := src.offset(line, col)
+	first, ok := src.keys[pathKey(path...)]
+	if _, isWhole := src.whole[here]; isWhole {
+		// Point at the first writing the same way: at its key's start.
+		for off, w := range src.whole {
+			if off < here && slices.Equal(w, path) && (off < first || !ok) {
+				first, ok = off, true
+			}
+		}
+	}
+	if ok && first != here {
+		fl, fc := src.lineCol(first)
+		p.Hint = fmt.Sprintf("%s is first written at %s:%d:%d; a key is written once: keep one of the two", p.Key, name, fl, fc)
+	}
+	return p
 }
 
 // decoder turns the decoded maps into a File, collecting problems.
