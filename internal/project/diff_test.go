@@ -83,6 +83,41 @@ env = { DB = "localhost:${db.port}" }
 	}
 }
 
+func TestRestarts(t *testing.T) {
+	p := plan(t, loadDoc(t, `
+[services.db]
+run = "postgres -p ${port}"
+[services.api]
+run = "api --db localhost:${db.port}"
+after = ["db"]
+[services.web]
+run = "vite --api ${api.url}"
+after = ["api"]
+[services.worker]
+run = "worker"
+env = { DB = "${db.port}", SELF = "${worker.port}" }
+[services.docs]
+run = "docs"
+after = ["db"]
+`), PlanOptions{})
+	tests := []struct {
+		name string
+		want []string
+	}{
+		{"db", []string{"db", "api", "worker"}},
+		// web names api's URL, which the router keeps while api moves.
+		{"api", []string{"api"}},
+		{"worker", []string{"worker"}},
+		{"docs", []string{"docs"}},
+		{"nope", nil},
+	}
+	for _, tt := range tests {
+		if got := p.Restarts(tt.name); !cmp.Equal(got, tt.want) {
+			t.Errorf("Restarts(%q) = %v; want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 // Moving a fixed port where a picked one was moves the picked one, and
 // restarts those that refer to it.
 func TestDiffPickedPortTaken(t *testing.T) {

@@ -432,6 +432,23 @@ func (p *Plan) Referrers(name string) []string {
 	return out
 }
 
+// Restarts lists the services to restart when name's port or run changes:
+// name first, then those whose run or env refer to its port, in start
+// order. No others: a service that is only after name keeps running. Diff
+// answers the same question for a whole edit of the file.
+func (p *Plan) Restarts(name string) []string {
+	if p.service(name) == nil {
+		return nil
+	}
+	out := []string{name}
+	for _, s := range p.Services {
+		if s.Name != name && slices.Contains(s.Refers, name) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
 // Picked returns the ports of the services whose port was picked (not
 // fixed by the file), for PlanOptions.Current when the file changes under
 // a running project.

@@ -2,8 +2,8 @@
 // what to run, on which port, after what, and when it is ready. It checks the
 // file whole (every mistake at once, each with file, line, column and key),
 // and turns it into a Plan: the start order, each service's port, URL,
-// command and environment, which is what `homeport check` prints and what the
-// runner starts.
+// command and environment. `homeport check` prints the plan; starting the
+// services follows it.
 //
 //	[services.db]
 //	run  = "postgres -D ./data -p ${port}"
@@ -17,7 +17,7 @@
 //
 // A service's keys:
 //
-//	run      the command, run by the shell (sh -c; cmd /c on Windows); required
+//	run      the command line, for the shell; required
 //	port     a fixed port; without it, a free port stable for the name, as
 //	         `homeport free --name NAME` picks
 //	env      environment variables, strings; PORT and HOST=127.0.0.1 are set
