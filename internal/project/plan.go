@@ -101,10 +101,6 @@ func (f *File) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 	if len(probs) > 0 {
 		return nil, probs
 	}
-	dirs := map[string]string{}
-	for _, s := range f.Services {
-		dirs[s.Name] = f.dir(s)
-	}
 	assigned, err := f.ports(opts)
 	if err != nil {
 		return nil, err
@@ -128,7 +124,7 @@ func (f *File) Plan(ctx context.Context, opts PlanOptions) (*Plan, error) {
 		p := Planned{
 			Name: name, Order: i + 1, Port: assigned[name], Fixed: s.Port != 0,
 			URL: URL(name, opts.RouterPort), Run: s.run.expand(v),
-			After: uniq(s.After), Restart: s.Restart, Dir: dirs[name], Spec: s,
+			After: uniq(s.After), Restart: s.Restart, Dir: f.dir(s), Spec: s,
 			Ready: ports.Target{Port: assigned[name], Proto: "tcp"},
 		}
 		env := []string{"PORT=" + strconv.Itoa(int(p.Port)), "HOST=127.0.0.1"}
