@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,7 +38,7 @@ type KillOptions struct {
 	Poll time.Duration
 	// KillWait is how long to wait for the processes to go after SIGKILL.
 	KillWait time.Duration
-	Lookup   func(ctx context.Context, host string) ([]netip.Addr, error)
+	Resolver ports.Resolver // nil: the system's
 	// Notes explains owners that are not ordinary processes, which are
 	// not signalled; nil: this system's (SystemOwnerNotes).
 	Notes *OwnerNotes
@@ -48,7 +47,7 @@ type KillOptions struct {
 // NewCmdKill builds `homeport kill TARGET...`.
 func NewCmdKill(f *Factory, runF func(*KillOptions) error) *cobra.Command {
 	opts := &KillOptions{IO: f.IO, Factory: f, Timeout: 5 * time.Second, Poll: 5 * time.Millisecond,
-		KillWait: 2 * time.Second, Lookup: lookupHost}
+		KillWait: 2 * time.Second}
 	var sig string
 	cmd := &cobra.Command{
 		Use:   "kill TARGET...",
@@ -148,7 +147,7 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 	notes := ownerNotes(opts.Notes)
 	req := stop.Request{Signal: opts.Signal, Timeout: opts.Timeout, KillWait: opts.KillWait, DryRun: opts.DryRun}
 	for _, t := range opts.Targets {
-		st, err := killTarget(ctx, t, opts.Lookup)
+		st, err := killTarget(ctx, t, opts.Resolver)
 		if err != nil {
 			return err
 		}
@@ -167,21 +166,21 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 // killTarget turns a target as typed into the engine's: its port, its
 // protocol ("" for a bare port: every protocol), and the listeners that
 // take connections to its address.
-func killTarget(ctx context.Context, t ports.Target, lookup func(context.Context, string) ([]netip.Addr, error)) (stop.Target, error) {
+func killTarget(ctx context.Context, t ports.Target, r ports.Resolver) (stop.Target, error) {
 	st := stop.Target{Port: t.Port}
-	if t.ProtoSet || t.URL != nil {
+	if !t.AnyProto {
 		st.Proto = sockets.Proto(t.Proto)
 	}
 	if t.Host == "" {
 		return st, nil
 	}
-	addrs, err := resolveTarget(ctx, t.Host, lookup)
+	addrs, err := ports.Resolve(ctx, r, t.Host)
 	if err != nil {
 		return st, &ExitError{Code: exitUsage, Msg: fmt.Sprintf("cannot resolve %q: %v", t.Host, err),
 			Hint: fmt.Sprintf("name the port alone: homeport kill %d", t.Port)}
 	}
 	st.Accepts = func(s *sockets.Socket) bool {
-		return slices.ContainsFunc(addrs, func(a netip.Addr) bool { return accepts(s, a) })
+		return slices.ContainsFunc(addrs, s.Takes)
 	}
 	return st, nil
 }
@@ -319,9 +318,9 @@ func (k *killer) refusalText(v *stop.Victim) string {
 func (k *killer) unseenText(u stop.Unseen) string {
 	switch u.Kind {
 	case stop.UnseenOtherUser:
-		return fmt.Sprintf("a process of user %s, which homeport cannot see without root", lookupUser(u.UID))
+		return fmt.Sprintf("a process of user %s, which homeport cannot see without root", procs.UserName(u.UID))
 	case stop.UnseenOwnUser:
-		name := lookupUser(u.UID)
+		name := procs.UserName(u.UID)
 		return fmt.Sprintf("a process of your own user %s that homeport cannot read: it changed its credentials "+
 			"(setuid, setgid or capabilities), so the kernel hides its open files even from %s", name, name)
 	case stop.UnseenNamespace:
@@ -525,11 +524,8 @@ func (k *killer) portName(p *stop.Port) string {
 		return fmt.Sprintf("port %d", p.Target.Port)
 	}
 	t := k.opts.Targets[i]
-	switch {
-	case t.URL != nil:
+	if t.URL != nil {
 		return fmt.Sprintf("port %d (%s)", t.Port, t.URL)
-	case t.ProtoSet && t.Proto == "tcp":
-		return "port " + t.String() + "/tcp"
 	}
 	return "port " + t.String()
 }
@@ -551,7 +547,7 @@ func victimText(v *stop.Victim) string {
 func holdsText(socks []sockets.Socket) string {
 	var parts []string
 	for i := range socks {
-		h := addrText(&socks[i])
+		h := sockets.FormatAddr(socks[i].Local)
 		if socks[i].Proto != sockets.TCP {
 			h += "/" + string(socks[i].Proto)
 		}
@@ -595,7 +591,7 @@ func (k *killer) failHint(r *stop.Report) string {
 			case k.notes.Windows:
 				return "the holder could not be read; " + k.notes.elevate(cmd)
 			case u.Kind == stop.UnseenOtherUser:
-				return fmt.Sprintf("the holder belongs to user %s; run: sudo %s", lookupUser(u.UID), cmd)
+				return fmt.Sprintf("the holder belongs to user %s; run: sudo %s", procs.UserName(u.UID), cmd)
 			case u.Kind == stop.UnseenOwnUser:
 				return "the holder is your own user's, but changed credentials; root can see and stop it: sudo " + cmd
 			}
