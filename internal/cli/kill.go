@@ -318,11 +318,13 @@ func (k *killer) refusalText(v *stop.Victim) string {
 func (k *killer) unseenText(u stop.Unseen) string {
 	switch u.Kind {
 	case stop.UnseenOtherUser:
-		return fmt.Sprintf("a process of user %s, which homeport cannot see without root", procs.UserName(u.UID))
+		// The socket's uid is its creator's: a daemon that dropped to
+		// another user after binding still shows root.
+		return fmt.Sprintf("a process homeport cannot see (its socket is %s's, uid %d)", procs.UserName(u.UID), u.UID)
 	case stop.UnseenOwnUser:
-		name := procs.UserName(u.UID)
-		return fmt.Sprintf("a process of your own user %s that homeport cannot read: it changed its credentials "+
-			"(setuid, setgid or capabilities), so the kernel hides its open files even from %s", name, name)
+		return fmt.Sprintf("a process homeport cannot read, though its socket is yours (%s): it changed its credentials "+
+			"(started by root, like memcached -u), so the kernel hides its open files from you, or it runs outside this PID namespace",
+			procs.UserName(u.UID))
 	case stop.UnseenNamespace:
 		return "a process outside this PID namespace, or the kernel (no visible owner)"
 	}
@@ -591,9 +593,9 @@ func (k *killer) failHint(r *stop.Report) string {
 			case k.notes.Windows:
 				return "the holder could not be read; " + k.notes.elevate(cmd)
 			case u.Kind == stop.UnseenOtherUser:
-				return fmt.Sprintf("the holder belongs to user %s; run: sudo %s", procs.UserName(u.UID), cmd)
+				return fmt.Sprintf("its socket is user %s's; root sees and stops the process: sudo %s", procs.UserName(u.UID), cmd)
 			case u.Kind == stop.UnseenOwnUser:
-				return "the holder is your own user's, but changed credentials; root can see and stop it: sudo " + cmd
+				return "root sees and stops the process: sudo " + cmd
 			}
 		}
 	}

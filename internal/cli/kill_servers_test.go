@@ -274,7 +274,7 @@ func TestKillAsNobodyOwnProcess(t *testing.T) {
 		t.Fatalf("kill as nobody = %v; want exit %d\nstdout:\n%s\nstderr:\n%s", err, exitKillNotFreed, &stdout, &stderr)
 	}
 	wantLines(t, stdout.String()+stderr.String(),
-		fmt.Sprintf("port %d is held by a process of your own user nobody that homeport cannot read: it changed its credentials", p),
+		fmt.Sprintf("port %d is held by a process homeport cannot read, though its socket is yours (nobody): it changed its credentials", p),
 		"sudo homeport kill "+portStr(p))
 	if strings.Contains(stdout.String()+stderr.String(), "another user") {
 		t.Errorf("nobody's own memcached is called another user's:\n%s%s", &stdout, &stderr)
