@@ -155,6 +155,31 @@ func TestFreePostgresSmartWaitsForClients(t *testing.T) {
 	}
 }
 
+// TestFreeUWSGIReloadsOnTerm: told SIGTERM, uWSGI before 2.1 reloads
+// instead of stopping (the stand-in in uwsgi mode: uWSGI is not
+// installed); homeport moves on to SIGINT, which stops it, not SIGKILL. By
+// itself it sends SIGINT first.
+func TestFreeUWSGIReloadsOnTerm(t *testing.T) {
+	s := startStandin(t, "uwsgi", "tcp:127.0.0.1:0")
+	r := free(t, Request{Targets: tcp(s.ports[0]), Signal: syscall.SIGTERM, Timeout: 300 * time.Millisecond})
+	v := victim(t, r, s.pid())
+	if k := v.Outcome.Kind; k != ExitedOnSignal && k != StoppedListening || v.Outcome.Signal != syscall.SIGINT {
+		t.Fatalf("outcome %v on %s; want exited on SIGINT", k, procs.SignalName(v.Outcome.Signal))
+	}
+	if len(v.Outcome.Resisted) != 1 || v.Outcome.Resisted[0].Step.Stops {
+		t.Errorf("resisted %+v; want SIGTERM, which does not stop it", v.Outcome.Resisted)
+	}
+	if got := s.signals(); !slices.Equal(got, []string{"TERM", "INT"}) {
+		t.Errorf("stand-in got %q; want [TERM INT]", got)
+	}
+
+	s = startStandin(t, "uwsgi", "tcp:127.0.0.1:0")
+	free(t, Request{Targets: tcp(s.ports[0]), Timeout: 30 * time.Second})
+	if got := s.signals(); !slices.Equal(got, []string{"INT"}) {
+		t.Errorf("by itself: stand-in got %q; want [INT]", got)
+	}
+}
+
 // TestFreeUDPOnly: a bare port means every protocol, so a port that only
 // UDP holds is found; naming TCP narrows it.
 func TestFreeUDPOnly(t *testing.T) {
