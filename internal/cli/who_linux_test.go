@@ -265,3 +265,39 @@ func nthField(s string, n int) int {
 	}
 	return len(s)
 }
+
+// dnsmasq answers DNS on UDP and TCP: a bare port names both in one
+// sentence, and its owner is dnsmasq however it dropped its privileges.
+func TestWhoDnsmasq(t *testing.T) {
+	bin, err := exec.LookPath("dnsmasq")
+	if err != nil {
+		t.Skip("dnsmasq is not installed (scripts/test installs it)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("dnsmasq needs root to start")
+	}
+	port := portStr(freePort(t))
+	cmd := exec.Command(bin, "-k", "-p", port, "--listen-address=127.0.0.1", "--bind-interfaces",
+		"--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--pid-file")
+	errb := &syncBuffer{}
+	cmd.Stderr = errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // our child, by its pid
+	// dnsmasq binds UDP, then TCP: wait for both.
+	want := port + "/tcp and " + port + "/udp are held by dnsmasq (pid "
+	var out *bytes.Buffer
+	waitFor(t, "dnsmasq on "+port+"/tcp and /udp", func() bool {
+		var f *Factory
+		f, out, _ = realFactory()
+		return runWho(t, f, port) == 0 && strings.HasPrefix(out.String(), want)
+	})
+	if !strings.HasPrefix(out.String(), want) || !strings.Contains(out.String(), "listening on 127.0.0.1 only") {
+		t.Errorf("who %s printed %q; want it to start with %q and name 127.0.0.1", port, out, want)
+	}
+	f, out, _ := realFactory()
+	if code := runWho(t, f, port+"/udp"); code != 0 || !strings.HasPrefix(out.String(), port+"/udp is held by dnsmasq") {
+		t.Errorf("who %s/udp exit %d, printed %q", port, code, out)
+	}
+}
