@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"time"
 
 	"homeport/internal/sockets"
 )
@@ -42,10 +41,6 @@ func (e *ResolveError) Error() string {
 }
 func (e *ResolveError) Unwrap() error { return e.Err }
 
-// resolveTimeout bounds the lookup of a target's host: the question is about
-// this machine, and a resolver that does not answer by then will not help.
-const resolveTimeout = 3 * time.Second
-
 // Holders finds what holds target t: it takes the inventory of t's port with
 // take (sockets.Take, or a test's), and keeps the listeners that answer t's
 // host, resolved with r as Resolve does. An inventory error is returned as
@@ -59,9 +54,7 @@ func Holders(ctx context.Context, take func(context.Context, sockets.Filter) (*s
 	if t.Host == "" {
 		return h, nil
 	}
-	rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
-	defer cancel()
-	addrs, err := Resolve(rctx, r, t.Host)
+	addrs, err := Resolve(ctx, r, t.Host)
 	if err != nil {
 		return nil, &ResolveError{Host: t.Host, Err: err}
 	}
