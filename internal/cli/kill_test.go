@@ -255,8 +255,8 @@ func TestKillNeedsConfirmation(t *testing.T) {
 		opts, fs, out, errb := fakeKill(t, "n\n", 1000, owner)
 		opts.IO.InTTY, opts.IO.ErrTTY = true, true
 		err := killRun(context.Background(), opts)
-		if got := exitCodeOf(err); got != 3 || len(fs.sent) != 0 {
-			t.Fatalf("kill answered no = exit %d, sent %v; want exit 3, nothing sent", got, fs.sent)
+		if got := exitCodeOf(err); got != exitKillDeclined || len(fs.sent) != 0 {
+			t.Fatalf("kill answered no = exit %d, sent %v; want exit %d (declined), nothing sent", got, fs.sent, exitKillDeclined)
 		}
 		if !strings.Contains(errb.String(), "stop 1 process with SIGTERM? [y/N]") {
 			t.Errorf("no question on stderr: %q", errb)
@@ -284,7 +284,17 @@ func TestKillNeedsConfirmation(t *testing.T) {
 		if len(fs.sent) != 0 {
 			t.Fatalf("dry run sent %v", fs.sent)
 		}
-		if !strings.Contains(out.String(), "would send SIGTERM to 1 process") {
+		if !strings.Contains(out.String(), "dry run: would send SIGTERM to 1 process, then SIGKILL after 1s\n") {
+			t.Errorf("output:\n%s", out)
+		}
+	})
+	t.Run("dry run with SIGKILL", func(t *testing.T) {
+		opts, _, out, _ := fakeKill(t, "", 1000, owner)
+		opts.DryRun, opts.Signal = true, syscall.SIGKILL
+		if err := killRun(context.Background(), opts); err != nil {
+			t.Fatalf("kill --dry-run --signal 9 = %v", err)
+		}
+		if !strings.Contains(out.String(), "dry run: would send SIGKILL to 1 process\n") {
 			t.Errorf("output:\n%s", out)
 		}
 	})
