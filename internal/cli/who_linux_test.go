@@ -27,12 +27,14 @@ func realFactory() (*Factory, *bytes.Buffer, *bytes.Buffer) {
 // A bare port means every protocol: a port that only a UDP socket holds is
 // held (`socat -u UDP-LISTEN:9999 OPEN:/dev/null`, dnsmasq's 5353).
 func TestWhoBarePortFindsUDP(t *testing.T) {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	// A port free on TCP (a UDP port from :0 may be another program's TCP
+	// port).
+	port := portStr(freePort(t))
+	c, err := net.ListenPacket("udp", "127.0.0.1:"+port)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	port := portStr(uint16(c.LocalAddr().(*net.UDPAddr).Port))
 
 	f, out, errb := realFactory()
 	if code := runWho(t, f, port); code != 0 {
@@ -288,11 +290,16 @@ func TestWhoDnsmasq(t *testing.T) {
 	// dnsmasq binds UDP, then TCP: wait for both.
 	want := port + "/tcp and " + port + "/udp are held by dnsmasq (pid "
 	var out *bytes.Buffer
-	waitFor(t, "dnsmasq on "+port+"/tcp and /udp", func() bool {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		var f *Factory
 		f, out, _ = realFactory()
-		return runWho(t, f, port) == 0 && strings.HasPrefix(out.String(), want)
-	})
+		if runWho(t, f, port) == 0 && strings.HasPrefix(out.String(), want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no dnsmasq on %s/tcp and /udp after 30s: who says %q; dnsmasq said %q", port, out, errb.String())
+		}
+	}
 	if !strings.HasPrefix(out.String(), want) || !strings.Contains(out.String(), "listening on 127.0.0.1 only") {
 		t.Errorf("who %s printed %q; want it to start with %q and name 127.0.0.1", port, out, want)
 	}
