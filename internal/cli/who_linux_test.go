@@ -157,7 +157,8 @@ func TestWhoAsNobodyNamesRoot(t *testing.T) {
 
 	bin := exportedTestBinary(t, "homeport")
 	cmd := exec.Command(setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", bin, "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), "HOMEPORT_HELPER=main", "HOMEPORT_HELPER_ARGS=who\x1f"+port)
+	// /tcp: a UDP socket of another program may share the number.
+	cmd.Env = append(os.Environ(), "HOMEPORT_HELPER=main", "HOMEPORT_HELPER_ARGS=who\x1f"+port+"/tcp")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
@@ -165,7 +166,7 @@ func TestWhoAsNobodyNamesRoot(t *testing.T) {
 		t.Fatalf("homeport who %s as nobody: %v (stdout %q, stderr %q)", port, err, out.String(), errb.String())
 	}
 	want := port + "/tcp is held by a process that user nobody cannot see (its socket is root's, uid 0), listening on 127.0.0.1 only\n" +
-		"  hint: sudo homeport who " + port + " shows the process\n"
+		"  hint: sudo homeport who " + port + "/tcp shows the process\n"
 	if out.String() != want {
 		t.Errorf("homeport who %s as nobody printed\n%q; want\n%q", port, out.String(), want)
 	}
