@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,7 +38,7 @@ type KillOptions struct {
 	Poll time.Duration
 	// KillWait is how long to wait for the processes to go after SIGKILL.
 	KillWait time.Duration
-	Lookup   func(ctx context.Context, host string) ([]netip.Addr, error)
+	Resolver ports.Resolver // nil: the system's
 	// Notes explains owners that are not ordinary processes, which are
 	// not signalled; nil: this system's (SystemOwnerNotes).
 	Notes *OwnerNotes
@@ -48,7 +47,7 @@ type KillOptions struct {
 // NewCmdKill builds `homeport kill TARGET...`.
 func NewCmdKill(f *Factory, runF func(*KillOptions) error) *cobra.Command {
 	opts := &KillOptions{IO: f.IO, Factory: f, Timeout: 5 * time.Second, Poll: 5 * time.Millisecond,
-		KillWait: 2 * time.Second, Lookup: lookupHost}
+		KillWait: 2 * time.Second}
 	var sig string
 	cmd := &cobra.Command{
 		Use:   "kill TARGET...",
@@ -148,7 +147,7 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 	notes := ownerNotes(opts.Notes)
 	req := stop.Request{Signal: opts.Signal, Timeout: opts.Timeout, KillWait: opts.KillWait, DryRun: opts.DryRun}
 	for _, t := range opts.Targets {
-		st, err := killTarget(ctx, t, opts.Lookup)
+		st, err := killTarget(ctx, t, opts.Resolver)
 		if err != nil {
 			return err
 		}
@@ -167,18 +166,21 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 // killTarget turns a target as typed into the engine's: its port, its
 // protocol ("" for a bare port: every protocol), and the listeners that
 // take connections to its address.
-func killTarget(ctx context.Context, t ports.Target, lookup func(context.Context, string) ([]netip.Addr, error)) (stop.Target, error) {
-	st := stop.Target{Port: t.Port, Proto: sockets.Proto(t.Proto)}
+func killTarget(ctx context.Context, t ports.Target, r ports.Resolver) (stop.Target, error) {
+	st := stop.Target{Port: t.Port}
+	if !t.AnyProto {
+		st.Proto = sockets.Proto(t.Proto)
+	}
 	if t.Host == "" {
 		return st, nil
 	}
-	addrs, err := resolveTarget(ctx, t.Host, lookup)
+	addrs, err := ports.Resolve(ctx, r, t.Host)
 	if err != nil {
 		return st, &ExitError{Code: exitUsage, Msg: fmt.Sprintf("cannot resolve %q: %v", t.Host, err),
 			Hint: fmt.Sprintf("name the port alone: homeport kill %d", t.Port)}
 	}
 	st.Accepts = func(s *sockets.Socket) bool {
-		return slices.ContainsFunc(addrs, func(a netip.Addr) bool { return accepts(s, a) })
+		return slices.ContainsFunc(addrs, s.Takes)
 	}
 	return st, nil
 }
@@ -188,8 +190,9 @@ func killTarget(ctx context.Context, t ports.Target, lookup func(context.Context
 type killer struct {
 	opts       *KillOptions
 	notes      *OwnerNotes
-	shown      bool // the plan was printed
-	noTTY      bool // confirmation was needed and there was no terminal
+	ports      []*stop.Port // the report's, in the order of opts.Targets
+	shown      bool         // the plan was printed
+	noTTY      bool         // confirmation was needed and there was no terminal
 	answeredNo bool
 }
 
@@ -232,7 +235,7 @@ func (k *killer) showPlan(r *stop.Report) {
 	if k.shown {
 		return
 	}
-	k.shown = true
+	k.shown, k.ports = true, r.Ports
 	out := k.opts.IO.Out
 	for _, p := range r.Ports {
 		if !p.Held() {
@@ -276,10 +279,14 @@ func (k *killer) planNotes(v *stop.Victim) []string {
 		}
 		lines = append(lines, "it also listens on "+holdsText(v.Also)+": "+what+" with it")
 	}
-	if v.Server != nil {
-		first := v.Steps[0]
-		if first.Does != "" {
+	if first := v.Steps[0]; v.Server != nil && first.Does != "" {
+		// Said when it matters: the server's own signal is not SIGTERM,
+		// or the one chosen waits for clients or does not stop it.
+		switch {
+		case k.opts.Signal == 0 && first.Signal != syscall.SIGTERM:
 			lines = append(lines, fmt.Sprintf("%s: %s first (%s)", v.Server.Name, procs.SignalName(first.Signal), first.Does))
+		case k.opts.Signal != 0 && (first.WaitsForClients || !first.Stops || first.Unclean):
+			lines = append(lines, fmt.Sprintf("%s on %s: %s", v.Server.Name, procs.SignalName(first.Signal), first.Does))
 		}
 		if !first.Stops {
 			lines = append(lines, fmt.Sprintf("%s does not stop on %s; homeport moves on to %s after %s",
@@ -311,10 +318,13 @@ func (k *killer) refusalText(v *stop.Victim) string {
 func (k *killer) unseenText(u stop.Unseen) string {
 	switch u.Kind {
 	case stop.UnseenOtherUser:
-		return fmt.Sprintf("a process of user %s that homeport cannot see (another user's)", lookupUser(u.UID))
+		// The socket's uid is its creator's: a daemon that dropped to
+		// another user after binding still shows root.
+		return fmt.Sprintf("a process homeport cannot see (its socket is %s's, uid %d)", procs.UserName(u.UID), u.UID)
 	case stop.UnseenOwnUser:
-		return fmt.Sprintf("a process of your own user %s that homeport cannot read: it changed its credentials "+
-			"(setuid, setgid or capabilities), so the kernel hides its open files even from its user", lookupUser(u.UID))
+		return fmt.Sprintf("a process homeport cannot read, though its socket is yours (%s): it changed its credentials "+
+			"(started by root, like memcached -u), so the kernel hides its open files from you, or it runs outside this PID namespace",
+			procs.UserName(u.UID))
 	case stop.UnseenNamespace:
 		return "a process outside this PID namespace, or the kernel (no visible owner)"
 	}
@@ -352,6 +362,9 @@ func (k *killer) report(r *stop.Report) error {
 		}
 		fmt.Fprintf(out, "%s: %s\n", victimText(v), k.outcomeText(v))
 		for _, rs := range v.Outcome.Resisted {
+			if len(rs.Clients) == 0 && rs.Step.Does == "" && rs.Next.Signal == syscall.SIGKILL {
+				continue // "killed with SIGKILL (it did not stop on SIGTERM)" says it all
+			}
 			fmt.Fprintf(out, "  %s\n", k.resistedText(v, rs))
 		}
 	}
@@ -505,16 +518,18 @@ func sameSignals(a, b []procs.Step) bool {
 	return slices.EqualFunc(a, b, func(x, y procs.Step) bool { return x.Signal == y.Signal })
 }
 
+// portName names a target as the user typed it: "port 3000", "port
+// 53/udp", "port 3000 (http://localhost:3000/)".
 func (k *killer) portName(p *stop.Port) string {
-	for _, t := range k.opts.Targets {
-		if t.Port == p.Target.Port && sockets.Proto(t.Proto) == p.Target.Proto {
-			if t.URL != nil {
-				return fmt.Sprintf("port %d (%s)", t.Port, t.URL)
-			}
-			return "port " + t.String()
-		}
+	i := slices.Index(k.ports, p)
+	if i < 0 || i >= len(k.opts.Targets) {
+		return fmt.Sprintf("port %d", p.Target.Port)
 	}
-	return fmt.Sprintf("port %d", p.Target.Port)
+	t := k.opts.Targets[i]
+	if t.URL != nil {
+		return fmt.Sprintf("port %d (%s)", t.Port, t.URL)
+	}
+	return "port " + t.String()
 }
 
 func victimText(v *stop.Victim) string {
@@ -534,7 +549,7 @@ func victimText(v *stop.Victim) string {
 func holdsText(socks []sockets.Socket) string {
 	var parts []string
 	for i := range socks {
-		h := addrText(&socks[i])
+		h := sockets.FormatAddr(socks[i].Local)
 		if socks[i].Proto != sockets.TCP {
 			h += "/" + string(socks[i].Proto)
 		}
@@ -578,9 +593,9 @@ func (k *killer) failHint(r *stop.Report) string {
 			case k.notes.Windows:
 				return "the holder could not be read; " + k.notes.elevate(cmd)
 			case u.Kind == stop.UnseenOtherUser:
-				return fmt.Sprintf("the holder belongs to user %s; run: sudo %s", lookupUser(u.UID), cmd)
+				return fmt.Sprintf("its socket is user %s's; root sees and stops the process: sudo %s", procs.UserName(u.UID), cmd)
 			case u.Kind == stop.UnseenOwnUser:
-				return "the holder is your own user's, but changed credentials; root can see and stop it: sudo " + cmd
+				return "root sees and stops the process: sudo " + cmd
 			}
 		}
 	}
