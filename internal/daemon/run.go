@@ -183,8 +183,11 @@ func Run(ctx context.Context, opts Options) error {
 		ms = &http.Server{Handler: srv.MetricsHandler(opts.MetricsToken), ReadHeaderTimeout: 10 * time.Second}
 		go ms.Serve(metricsLn)
 		if a, ok := metricsLn.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && opts.Warn != nil {
-			opts.Warn(fmt.Sprintf("/metrics is served on %s, reachable from the network%s", metricsLn.Addr(),
-				map[bool]string{true: " with a bearer token", false: " WITHOUT a token (add --metrics-token)"}[opts.MetricsToken != ""]))
+			how := "with a bearer token"
+			if opts.MetricsToken == "" {
+				how = "WITHOUT a token: anyone who reaches it reads what listens here (add --metrics-token)"
+			}
+			opts.Warn(fmt.Sprintf("/metrics is served on %s, reachable from the network, %s", metricsLn.Addr(), how))
 		}
 	}
 	if opts.Ready != nil {
