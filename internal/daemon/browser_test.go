@@ -151,7 +151,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	// row says so.
 	run(t, ctx, "open the row and press Kill",
 		chromedp.Click(chromedp.CSS(rowSel(h.port))),
-		chromedp.WaitVisible(chromedp.CSS(`tr.details button.kill`)),
+		chromedp.WaitVisible(chromedp.CSS(`tr.details button.kill`)))
+	// The details name the owner's full command line; Doctor gives its
+	// verdict in the row.
+	waitJS(t, ctx, "the details' command line", `[...document.querySelectorAll('tr.details dd')].some(e => e.textContent.includes(`+strconv.Quote(evil)+`))`)
+	run(t, ctx, "press Doctor", chromedp.Click(chromedp.CSS(`tr.details button.doctor`)))
+	waitJS(t, ctx, "the doctor's verdict", `document.querySelector('tr.details .result').textContent.includes('localhost:`+strconv.Itoa(h.port)+`')`)
+	run(t, ctx, "press Kill",
 		chromedp.Click(chromedp.CSS(`tr.details button.kill`)),
 		chromedp.WaitVisible(chromedp.CSS(`#confirm-ok`)))
 	ask := value(t, ctx, "confirm text", chromedp.TextContent(chromedp.CSS(`#confirm-text`)))
@@ -166,6 +172,16 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal("the child still runs after Kill")
 	}
 	waitJS(t, ctx, "kill outcome in the row", `[...document.querySelectorAll('tr.details .outcome')].some(e => e.textContent.includes('exited on SIGTERM'))`)
+
+	shot2 := artifactPath("homeport-dashboard-kill.png")
+	if err := os.WriteFile(shot2, value(t, ctx, "screenshot", chromedp.FullScreenshot(100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot after Kill: %s", shot2)
+
+	// The Audit view lists what audit finds.
+	run(t, ctx, "open Audit", chromedp.Click(chromedp.CSS(`#tab-audit`)))
+	waitJS(t, ctx, "the audit", `document.querySelector('#audit').childElementCount > 0`)
 }
 
 // TestCrossOriginPage: a page from another origin (127.0.0.2) in the same
