@@ -12,6 +12,7 @@ import (
 
 	"homeport/internal/ports"
 	"homeport/internal/sockets"
+	"homeport/internal/watch"
 )
 
 // Socket is the stable JSON form of a socket.
@@ -119,4 +120,22 @@ func lookupUser(uid int) string {
 	}
 	userCache.Store(uid, name)
 	return name
+}
+
+// Event is one change of the socket inventory, as the daemon's event stream
+// and `ports --watch --json` show it.
+type Event struct {
+	Event    string  `json:"event"` // "open", "close" or "change"
+	Socket   Socket  `json:"socket"`
+	Previous *Socket `json:"previous,omitempty"` // for "change": the socket with its old owners
+}
+
+// EventOf returns the JSON form of e.
+func EventOf(e *watch.Event) Event {
+	out := Event{Event: e.Kind.String(), Socket: SocketOf(&e.Socket)}
+	if e.Previous != nil {
+		p := SocketOf(e.Previous)
+		out.Previous = &p
+	}
+	return out
 }

@@ -181,14 +181,6 @@ func (s *Server) shutdown(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// eventJSON is one change as the event stream and `ports --watch --json`
-// show it.
-type eventJSON struct {
-	Event    string      `json:"event"` // "open", "close" or "change"
-	Socket   api.Socket  `json:"socket"`
-	Previous *api.Socket `json:"previous,omitempty"`
-}
-
 // snapshotJSON is the first message of an event stream.
 type snapshotJSON struct {
 	At      time.Time    `json:"at"`
@@ -199,19 +191,14 @@ type snapshotJSON struct {
 // changeJSON is every later message.
 type changeJSON struct {
 	At     time.Time   `json:"at"`
-	Events []eventJSON `json:"events"`
+	Events []api.Event `json:"events"`
 	Hidden int         `json:"hidden"`
 }
 
-func eventsOf(evs []watch.Event) []eventJSON {
-	out := make([]eventJSON, len(evs))
+func eventsOf(evs []watch.Event) []api.Event {
+	out := make([]api.Event, len(evs))
 	for i := range evs {
-		e := &evs[i]
-		out[i] = eventJSON{Event: e.Kind.String(), Socket: api.SocketOf(&e.Socket)}
-		if e.Previous != nil {
-			p := api.SocketOf(e.Previous)
-			out[i].Previous = &p
-		}
+		out[i] = api.EventOf(&evs[i])
 	}
 	return out
 }
