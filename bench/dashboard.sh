@@ -55,6 +55,7 @@ hz=$(getconf CLK_TCK)
 t0=$(ticks "$daemon"); s0=$(date +%s.%N)
 sleep "$idle_secs"
 t1=$(ticks "$daemon"); s1=$(date +%s.%N)
+load=$(cut -d' ' -f1 /proc/loadavg)
 cpu=$(python3 -c "print(f'{($t1-$t0)/$hz/($s1-$s0)*100:.2f}')")
 rss=$(awk '/^VmRSS/ {print $2}' "/proc/$daemon/status")
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$daemon/status")
@@ -87,6 +88,8 @@ cat >"$out" <<TXT
 
 One run of \`bash bench/dashboard.sh\` on $(date -u +%Y-%m-%d), $(nproc) cores, kernel $(uname -r).
 Fixture: $listeners TCP listeners over 100 processes, plus 1,000 idle processes.
+Load average (1 min) at the end of the idle measurement: $load (other work on the machine
+counts: compare \`homeport ports --tcp\` below with bench/results/ports.md's quiet run).
 
 | measure | result | target |
 |---|---|---|
