@@ -179,6 +179,16 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	t.Logf("screenshot after Kill: %s", shot2)
 
+	// A phone-width window hides the wide columns and keeps the rest.
+	run(t, ctx, "phone width", chromedp.EmulateViewport(390, 800, chromedp.EmulateMobile))
+	waitJS(t, ctx, "narrow layout", `getComputedStyle(document.querySelector('th[data-key=command]')).display === 'none' && document.querySelector('#ports').getBoundingClientRect().width <= window.innerWidth`)
+	shot3 := artifactPath("homeport-dashboard-phone.png")
+	if err := os.WriteFile(shot3, value(t, ctx, "screenshot", chromedp.FullScreenshot(100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot at phone width: %s", shot3)
+	run(t, ctx, "back to desktop width", chromedp.EmulateReset())
+
 	// The Audit view lists what audit finds.
 	run(t, ctx, "open Audit", chromedp.Click(chromedp.CSS(`#tab-audit`)))
 	waitJS(t, ctx, "the audit", `document.querySelector('#audit').childElementCount > 0`)
