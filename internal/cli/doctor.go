@@ -149,7 +149,7 @@ func doctorRun(ctx context.Context, opts *DoctorOptions) error {
 //
 //	✗ localhost:3000 — connection refused on ::1, works on 127.0.0.1
 //	  localhost resolves to ::1 first; node (pid 4242) listens on 127.0.0.1:3000 only
-//	  fix: listen on both (host "::" or "localhost"), or connect to 127.0.0.1:3000
+//	  fix: connect to 127.0.0.1:3000, or make the server listen on ::1 too: two listeners, one per address (the host "localhost" is not enough: Node and Vite bind the one address it resolves to first); "::" with IPv6-only off takes both families, but on every interface
 func writeDoctorReport(o *IO, rep *doctor.Report) {
 	var b strings.Builder
 	fact := func(label, format string, args ...any) {

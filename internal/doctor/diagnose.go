@@ -29,6 +29,10 @@ type facts struct {
 	// fallback is true when resolved was made up after resolution failed
 	// (loopback for *.localhost, as browsers do).
 	fallback bool
+	// literal is true when the target named an IP address itself.
+	literal bool
+	// bindV6Only is net.ipv6.bindv6only ("0", "1", or "" when unknown).
+	bindV6Only string
 
 	listeners []sockets.Socket // listening sockets on the target's port
 	all       []sockets.Socket // every listener, read only when something failed
@@ -62,13 +66,16 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 	f := &facts{target: t, name: t.String(), timeout: dialTimeout, states: map[int]string{}}
 	f.local = localAddrSet(env)
 
-	var wg sync.WaitGroup
-	var invErr error
-	wg.Add(1)
+	// The inventory is read before any connection is made: a server that
+	// forks per connection (PostgreSQL's backends) hands its listening
+	// socket to the child for a moment, and doctor's own probe would show
+	// up as a listener owner.
+	// The name is resolved meanwhile.
+	inventory := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		socks, err := env.Inventory(ctx, t.Port)
-		invErr = err
+		defer close(inventory)
+		// An unreadable inventory leaves listeners empty; attempts still tell.
+		socks, _ := env.Inventory(ctx, t.Port)
 		for _, s := range socks {
 			if s.State.Listening() && string(s.Proto) == t.Proto {
 				f.listeners = append(f.listeners, s)
@@ -78,11 +85,12 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 
 	switch {
 	case t.Host == "":
-		wg.Wait() // a bare port: connect where the listeners are
+		<-inventory // a bare port: connect where the listeners are
 		f.resolved = listenerAddrs(f.listeners)
 	default:
 		if a, err := netip.ParseAddr(strings.SplitN(t.Host, "%", 2)[0]); err == nil {
 			f.resolved = []netip.Addr{a.Unmap()}
+			f.literal = true
 		} else {
 			addrs, err := env.Resolve(ctx, t.Host)
 			f.resolved, f.resolveErr = addrs, err
@@ -98,6 +106,14 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 		}
 	}
 
+	<-inventory
+	if env.Sysctl != nil {
+		if v, err := env.Sysctl("net/ipv6/bindv6only"); err == nil {
+			f.bindV6Only = strings.TrimSpace(v)
+		}
+	}
+
+	var wg sync.WaitGroup
 	if t.Proto == "tcp" {
 		f.attempts = make([]Attempt, len(f.resolved))
 		for i, a := range f.resolved {
@@ -110,7 +126,6 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 		}
 	}
 	wg.Wait()
-	_ = invErr // an unreadable inventory leaves listeners empty; attempts still tell
 
 	for _, s := range f.listeners {
 		for _, p := range s.Owners {

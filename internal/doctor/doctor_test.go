@@ -167,7 +167,7 @@ func TestDiagnose(t *testing.T) {
 			fe: fakeEnv{listeners: []sockets.Socket{listener("127.0.0.1:3000", 4242, "node")},
 				hosts: map[string][]netip.Addr{"localhost": {lo6, lo4}},
 				dial:  map[string]Result{"127.0.0.1:3000": Connected}},
-			wantID: IDFamilyMismatch, fix: "listen on both",
+			wantID: IDFamilyMismatch, fix: "listen on ::1 too",
 			names: []string{"connection refused on ::1, works on 127.0.0.1", "localhost resolves to ::1 first", "node (pid 4242) listens on 127.0.0.1:3000 only", "127.0.0.1:3000"},
 		},
 		{
@@ -177,6 +177,22 @@ func TestDiagnose(t *testing.T) {
 				hosts: map[string][]netip.Addr{"localhost": {lo4}}},
 			wantID: IDFamilyMismatch, fix: "[::1]:3000",
 			names: []string{"localhost resolves to 127.0.0.1 only", "node (pid 4242)", "[::1]:3000", "127.0.0.1"},
+		},
+		{
+			name:   "cause 2: IPv6-only [::] by net.ipv6.bindv6only, IPv4 refused",
+			target: "127.0.0.1:3000",
+			fe: fakeEnv{listeners: []sockets.Socket{{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("[::]:3000"), V6Only: true,
+				Owners: []procs.Process{{PID: 4242, Name: "node"}}}},
+				sysctl: map[string]string{"net/ipv6/bindv6only": "1\n"}},
+			wantID: IDFamilyMismatch, fix: "sudo sysctl net.ipv6.bindv6only=0",
+			names: []string{"IPv6-only (IPV6_V6ONLY)", "node (pid 4242) listens on [::]:3000", "nothing takes connections to 127.0.0.1:3000", "IPV6_V6ONLY off", "[::1]:3000"},
+		},
+		{
+			name:   "cause 2: 0.0.0.0 only, ::1 refused",
+			target: "[::1]:3000",
+			fe:     fakeEnv{listeners: []sockets.Socket{listener("0.0.0.0:3000", 4242, "node")}},
+			wantID: IDFamilyMismatch, fix: `listen on "::" with IPv6-only off`,
+			names: []string{"node (pid 4242) listens on 0.0.0.0:3000 only", "127.0.0.1:3000"},
 		},
 		{
 			name:   "cause 3: *.localhost unknown to the resolver",

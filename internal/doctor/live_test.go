@@ -1,0 +1,166 @@
+package doctor
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"homeport/internal/sockets"
+)
+
+// nodeServer runs a real Node.js (not a stand-in) with args and returns its
+// pid and the first line it prints, which the scripts use to say where they
+// listen. t.Cleanup ends it.
+func nodeServer(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed (Debian: apt-get install nodejs)")
+	}
+	return startServer(t, node, args...)
+}
+
+// startServer runs a real server and waits for its first line on stdout.
+func startServer(t *testing.T, path string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(path, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(out).ReadString('\n')
+		line <- strings.TrimSpace(s)
+	}()
+	select {
+	case s := <-line:
+		if s == "" {
+			t.Fatalf("%s %v said nothing and exited", path, args)
+		}
+		return cmd.Process.Pid, s
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s %v did not start within 30s", path, args)
+	}
+	return 0, ""
+}
+
+// ownInventory keeps the real inventory to the listeners of pids: other
+// listeners on the machine are not the test's to probe.
+func ownInventory(env *Env, pids ...int) {
+	real := env.Inventory
+	env.Inventory = func(ctx context.Context, port uint16) ([]sockets.Socket, error) {
+		socks, err := real(ctx, port)
+		var out []sockets.Socket
+		for _, s := range socks {
+			for _, p := range s.Owners {
+				if containsPID(pids, p.PID) {
+					out = append(out, s)
+					break
+				}
+			}
+		}
+		return out, err
+	}
+}
+
+func containsPID(pids []int, pid int) bool {
+	for _, p := range pids {
+		if p == pid {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeListen is a Node server on HOST and port 0 that prints its address as
+// JSON ({"address":"127.0.0.1","port":41731}). With "v6only" it asks Node
+// for an IPv6-only socket (ipv6Only: true).
+const nodeListen = `
+const http = require('http');
+const [host, v6only] = process.argv.slice(1);
+const s = http.createServer((q, r) => r.end('ok'));
+s.listen({port: 0, host, ipv6Only: v6only === 'v6only'}, () => console.log(JSON.stringify(s.address())));
+`
+
+func nodeAddr(t *testing.T, line string) (string, int) {
+	t.Helper()
+	var a struct {
+		Address string
+		Port    int
+	}
+	if err := json.Unmarshal([]byte(line), &a); err != nil {
+		t.Fatalf("node said %q: %v", line, err)
+	}
+	return a.Address, a.Port
+}
+
+// The family fix, against what real Node does: server.listen(port,
+// "localhost") binds the one address localhost resolves to first, so
+// "listen on localhost" is not the fix; an IPv6-only [::] socket needs
+// IPV6_V6ONLY turned off, which listening on "::" again does not do.
+func TestFamilyFixLiveNode(t *testing.T) {
+	t.Run("localhost binds one family", func(t *testing.T) {
+		pid, line := nodeServer(t, "-e", nodeListen, "localhost")
+		addr, port := nodeAddr(t, line)
+		other := "[::1]"
+		if strings.Contains(addr, ":") {
+			other = "127.0.0.1"
+		}
+		env := System()
+		ownInventory(env, pid)
+		target := other + ":" + itoa(port)
+		rep := Diagnose(context.Background(), env, mustTarget(t, target), &Options{Timeout: 2 * time.Second})
+		f := findingByID(rep, IDFamilyMismatch)
+		if f == nil {
+			t.Fatalf("doctor %s (node on %s) findings = %v; want %s", target, line, ids(rep), IDFamilyMismatch)
+		}
+		checkNames(t, f, "too: two listeners", "node (pid "+itoa(pid)+")")
+		if !strings.Contains(f.Fix, `"localhost" is not enough`) {
+			t.Errorf("fix = %q; want it to say that the host \"localhost\" does not fix it", f.Fix)
+		}
+		if strings.Contains(f.Evidence[0], "resolves to") {
+			t.Errorf("evidence = %q; an IP literal resolves to nothing", f.Evidence[0])
+		}
+	})
+	t.Run("IPv6-only [::]", func(t *testing.T) {
+		pid, line := nodeServer(t, "-e", nodeListen, "::", "v6only")
+		_, port := nodeAddr(t, line)
+		env := System()
+		ownInventory(env, pid)
+		target := "127.0.0.1:" + itoa(port)
+		rep := Diagnose(context.Background(), env, mustTarget(t, target), &Options{Timeout: 2 * time.Second})
+		f := findingByID(rep, IDFamilyMismatch)
+		if f == nil {
+			t.Fatalf("doctor %s (node on [::] v6only) findings = %v; want %s", target, ids(rep), IDFamilyMismatch)
+		}
+		checkNames(t, f, "turn IPV6_V6ONLY off", "node (pid "+itoa(pid)+")", "IPv6-only", "[::]:"+itoa(port))
+		if strings.Contains(f.Fix, `host "::"`) {
+			t.Errorf("fix = %q; listening on \"::\" is what the server does already", f.Fix)
+		}
+	})
+	t.Run("dual-stack [::] takes both", func(t *testing.T) {
+		pid, line := nodeServer(t, "-e", nodeListen, "::")
+		_, port := nodeAddr(t, line)
+		env := System()
+		ownInventory(env, pid)
+		rep := Diagnose(context.Background(), env, mustTarget(t, "127.0.0.1:"+itoa(port)), &Options{Timeout: 2 * time.Second})
+		if !rep.OK {
+			t.Errorf("doctor 127.0.0.1:%d (node on \"::\") = %v; want healthy: Node's \"::\" is dual-stack", port, ids(rep))
+		}
+	})
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
