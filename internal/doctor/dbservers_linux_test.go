@@ -1,7 +1,10 @@
 package doctor
 
 import (
+	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/user"
@@ -21,17 +24,6 @@ type dbServer struct {
 	pid  int
 	port int
 	log  string
-}
-
-// freePort returns a port nothing listens on at the moment.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // startPostgres runs a real PostgreSQL cluster in a temporary folder, owned
@@ -106,6 +98,54 @@ func startPostgres(t *testing.T) *dbServer {
 	return &dbServer{pid: pg.Process.Pid, port: port, log: logPath}
 }
 
+// waitListening polls until addr takes connections.
+func waitListening(t *testing.T, addr string, cmd *exec.Cmd) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			return
+		}
+		if cmd.ProcessState != nil {
+			t.Fatalf("%s exited: %v", cmd.Path, cmd.ProcessState)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s does not listen on %s after 60s", cmd.Path, addr)
+}
+
+// startRedis runs a real redis-server on a free port of host, logging to a
+// file.
+func startRedis(t *testing.T, host string) *dbServer {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed (Debian: apt-get install redis-server)")
+	}
+	dir := t.TempDir()
+	port := freePort(t)
+	logPath := filepath.Join(dir, "redis.log")
+	rd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", host, "--save", "", "--appendonly", "no",
+		"--dir", dir, "--logfile", logPath, "--protected-mode", "no")
+	if err := rd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		rd.Process.Kill()
+		rd.Wait()
+	})
+	waitListening(t, net.JoinHostPort(connectIP4(host), strconv.Itoa(port)), rd)
+	return &dbServer{pid: rd.Process.Pid, port: port, log: logPath}
+}
+
+func connectIP4(host string) string {
+	if host == "0.0.0.0" {
+		return "127.0.0.1"
+	}
+	return host
+}
+
 // soleOwner waits until one process owns the listener on port: a forked
 // child (a PostgreSQL backend, an auxiliary process) holds the parent's
 // listening socket until it closes its copy.
@@ -157,7 +197,7 @@ func TestDiagnosePostgresOwnBackendLive(t *testing.T) {
 		// to it, maybe after Diagnose has returned: wait for the backend
 		// of the run before to be past holding the socket.
 		waitLog(t, pg.log, "connection received", i)
-		rep := Diagnose(t.Context(), env, target, &Options{Timeout: 3 * time.Second})
+		rep, _ := Diagnose(t.Context(), env, target, &Options{Timeout: 3 * time.Second})
 		if !rep.OK {
 			t.Fatalf("doctor %s run %d = %v; want healthy", target, i, ids(rep))
 		}
@@ -169,5 +209,78 @@ func TestDiagnosePostgresOwnBackendLive(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// doctor of an http:// URL on real Redis: known by its process, sent no
+// HTTP request (Redis logs one as an attack), and said to be Redis.
+func TestDiagnoseRedisNotHTTPLive(t *testing.T) {
+	rd := startRedis(t, "127.0.0.1")
+	target := "http://127.0.0.1:" + strconv.Itoa(rd.port) + "/"
+	rep, _ := Diagnose(t.Context(), System(), mustTarget(t, target), &Options{Timeout: 3 * time.Second})
+	f := findingByID(rep, IDNotHTTP)
+	if f == nil {
+		t.Fatalf("doctor %s findings = %v; want %s", target, ids(rep), IDNotHTTP)
+	}
+	checkNames(t, f, "homeport who "+strconv.Itoa(rd.port), "Redis", "redis-server (pid "+strconv.Itoa(rd.pid)+")")
+	if log := readLog(t, rd.log); strings.Contains(log, "SECURITY ATTACK") {
+		t.Errorf("doctor sent Redis an HTTP request; its log says:\n%s", log)
+	}
+}
+
+// audit against real Redis and PostgreSQL on loopback, beside a web server
+// that answers any Host, one that speaks first, and one that never answers:
+// the databases get no byte (their logs stay clean), the banner server gets
+// nothing sent, and every probe is listed with what it found.
+func TestAuditLeavesDatabasesAloneLive(t *testing.T) {
+	rd := startRedis(t, "127.0.0.1")
+	pg := startPostgres(t)
+	open := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hi")) }))
+	defer open.Close()
+	heard := make(chan int, 16)
+	ssh := talkFirstServer(t, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", heard)
+	silent := silentServer(t)
+
+	env := System()
+	real := env.Inventory
+	self := os.Getpid()
+	want := map[uint16]bool{uint16(rd.port): true, uint16(pg.port): true, uint16(open.Listener.Addr().(*net.TCPAddr).Port): true,
+		uint16(ssh): true, uint16(silent): true}
+	env.Inventory = func(ctx context.Context, port uint16) ([]sockets.Socket, error) {
+		socks, err := real(ctx, port)
+		var out []sockets.Socket
+		for _, s := range socks {
+			if want[s.Port()] && (len(s.Owners) == 0 || s.Owners[0].PID == self || s.Owners[0].PID == rd.pid || s.Owners[0].PID == pg.pid) {
+				out = append(out, s)
+			}
+		}
+		return out, err
+	}
+	rep, err := Audit(t.Context(), env, &AuditOptions{ProbeTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint16]ProbeResult{}
+	for _, p := range rep.Probed {
+		got[p.Addr.Port()] = p.Result
+	}
+	wantResults := map[uint16]ProbeResult{uint16(rd.port): ProbeSkipped, uint16(pg.port): ProbeSkipped,
+		uint16(open.Listener.Addr().(*net.TCPAddr).Port): ProbeHTTP, uint16(ssh): ProbeBanner, uint16(silent): ProbeSilent}
+	for port, w := range wantResults {
+		if got[port] != w {
+			t.Errorf("probe of port %d = %q; want %q (all: %+v)", port, got[port], w, rep.Probed)
+		}
+	}
+	if n := <-heard; n != 0 {
+		t.Errorf("the server that speaks first was sent %d bytes; want none", n)
+	}
+	if log := readLog(t, rd.log); strings.Contains(log, "SECURITY ATTACK") {
+		t.Errorf("audit wrote into Redis's log:\n%s", log)
+	}
+	if log := readLog(t, pg.log); strings.Contains(log, "startup packet") || strings.Contains(log, "connection received") {
+		t.Errorf("audit connected to PostgreSQL; its log says:\n%s", log)
+	}
+	if f := findingByID(&Report{Findings: rep.Findings}, IDDNSRebinding); f == nil || f.Addr != open.Listener.Addr().String() {
+		t.Errorf("findings %+v; want dns-rebinding for %s", rep.Findings, open.Listener.Addr())
 	}
 }

@@ -35,6 +35,7 @@ type facts struct {
 	bindV6Only string
 
 	listeners []sockets.Socket // listening sockets on the target's port
+	invErr    error            // why the inventory could not be read
 	all       []sockets.Socket // every listener, read only when something failed
 	local     func(netip.Addr) bool
 	attempts  []Attempt
@@ -48,10 +49,15 @@ type facts struct {
 
 // Diagnose finds out whether target can be reached and, if not, why.
 // It never takes much longer than opts.Timeout: every connection attempt
-// is bounded by it, and the attempts run side by side.
-func Diagnose(ctx context.Context, env *Env, t ports.Target, opts *Options) *Report {
+// is bounded by it, and the attempts run side by side. The error is
+// non-nil when the socket inventory could not be read; the report then
+// rests on the connection attempts alone.
+func Diagnose(ctx context.Context, env *Env, t ports.Target, opts *Options) (*Report, error) {
 	f := gather(ctx, env, t, opts)
-	return report(f)
+	if f.invErr != nil {
+		return report(f), fmt.Errorf("reading the socket inventory: %w", f.invErr)
+	}
+	return report(f), nil
 }
 
 // gather collects the facts about t through env.
@@ -75,7 +81,8 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 	go func() {
 		defer close(inventory)
 		// An unreadable inventory leaves listeners empty; attempts still tell.
-		socks, _ := env.Inventory(ctx, t.Port)
+		socks, err := env.Inventory(ctx, t.Port)
+		f.invErr = err
 		for _, s := range socks {
 			if s.State.Listening() && string(s.Proto) == t.Proto {
 				f.listeners = append(f.listeners, s)
@@ -164,7 +171,7 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 	if t.URL != nil {
 		for _, a := range f.attempts {
 			if a.Result == Connected {
-				f.http = probeHTTP(ctx, env, t, a.Addr)
+				f.http = probeHTTP(ctx, env, t, a.Addr, f.coveringListener(a.Addr.Addr()))
 				break
 			}
 		}

@@ -274,7 +274,7 @@ func TestDiagnose(t *testing.T) {
 			if tt.fe.hosts == nil {
 				tt.fe.hosts = map[string][]netip.Addr{"localhost": {lo4}}
 			}
-			rep := Diagnose(context.Background(), tt.fe.env(), mustTarget(t, tt.target), &Options{Timeout: 400 * time.Millisecond})
+			rep, _ := Diagnose(context.Background(), tt.fe.env(), mustTarget(t, tt.target), &Options{Timeout: 400 * time.Millisecond})
 			if tt.wantID == "" {
 				if !rep.OK || len(rep.Findings) > 0 {
 					t.Fatalf("Diagnose(%q) = not OK, findings %+v; want healthy", tt.target, rep.Findings)
@@ -326,7 +326,7 @@ func TestDiagnoseTimeoutBound(t *testing.T) {
 	// The firewall read also hangs until its context ends.
 	env.Firewall = func(ctx context.Context) (*Ruleset, error) { <-ctx.Done(); return nil, ctx.Err() }
 	start := time.Now()
-	rep := Diagnose(context.Background(), env, mustTarget(t, "blackhole.test:80"), &Options{Timeout: 300 * time.Millisecond})
+	rep, _ := Diagnose(context.Background(), env, mustTarget(t, "blackhole.test:80"), &Options{Timeout: 300 * time.Millisecond})
 	if d := time.Since(start); d > 300*time.Millisecond+250*time.Millisecond {
 		t.Errorf("Diagnose took %s with --timeout 300ms", d)
 	}
@@ -420,7 +420,7 @@ func TestDiagnoseWildcardFamily(t *testing.T) {
 	fe := fakeEnv{listeners: []sockets.Socket{listener("0.0.0.0:8080", 4242, "node")},
 		hosts: map[string][]netip.Addr{"localhost": {netip.IPv6Loopback(), netip.MustParseAddr("127.0.0.1")}},
 		dial:  map[string]Result{"127.0.0.1:8080": Connected}}
-	rep := Diagnose(context.Background(), fe.env(), mustTarget(t, "localhost:8080"), &Options{Timeout: time.Second})
+	rep, _ := Diagnose(context.Background(), fe.env(), mustTarget(t, "localhost:8080"), &Options{Timeout: time.Second})
 	f := findingByID(rep, IDFamilyMismatch)
 	if f == nil {
 		t.Fatalf("findings %v; want %s", ids(rep), IDFamilyMismatch)
@@ -434,7 +434,7 @@ func TestDiagnoseUnexplainedFailure(t *testing.T) {
 	env.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ENETUNREACH)}
 	}
-	rep := Diagnose(context.Background(), env, mustTarget(t, "198.51.100.9:80"), &Options{Timeout: time.Second})
+	rep, _ := Diagnose(context.Background(), env, mustTarget(t, "198.51.100.9:80"), &Options{Timeout: time.Second})
 	if rep.OK {
 		t.Fatalf("Diagnose(unreachable) OK; want a finding")
 	}
@@ -448,10 +448,10 @@ func TestDiagnoseUnexplainedFailure(t *testing.T) {
 func TestDiagnoseUDP(t *testing.T) {
 	fe := fakeEnv{listeners: []sockets.Socket{{Proto: sockets.UDP, State: sockets.Close, Local: netip.MustParseAddrPort("0.0.0.0:5353"), UID: 0,
 		Owners: []procs.Process{{PID: 9, Name: "avahi-daemon"}}}}}
-	if rep := Diagnose(context.Background(), fe.env(), mustTarget(t, "5353/udp"), nil); !rep.OK || !strings.Contains(rep.Verdict, "avahi-daemon (pid 9)") {
+	if rep, _ := Diagnose(context.Background(), fe.env(), mustTarget(t, "5353/udp"), nil); !rep.OK || !strings.Contains(rep.Verdict, "avahi-daemon (pid 9)") {
 		t.Errorf("Diagnose(5353/udp) = %v %q; want OK naming avahi-daemon", ids(rep), rep.Verdict)
 	}
-	rep := Diagnose(context.Background(), fe.env(), mustTarget(t, "5354/udp"), nil)
+	rep, _ := Diagnose(context.Background(), fe.env(), mustTarget(t, "5354/udp"), nil)
 	if f := findingByID(rep, IDNothingListens); f == nil || !strings.Contains(f.Title, "5354") {
 		t.Errorf("Diagnose(5354/udp) findings %v; want %s", ids(rep), IDNothingListens)
 	}

@@ -1,14 +1,19 @@
 package doctor
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -60,7 +65,7 @@ func TestDiagnoseHTTPLive(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep := Diagnose(context.Background(), System(), mustTarget(t, tt.target), &Options{Timeout: 10 * time.Second})
+			rep, _ := Diagnose(context.Background(), System(), mustTarget(t, tt.target), &Options{Timeout: 10 * time.Second})
 			if tt.wantID == "" {
 				if !rep.OK {
 					t.Fatalf("Diagnose(%q) findings %v; want healthy", tt.target, ids(rep))
@@ -101,22 +106,126 @@ func bannerServer(t *testing.T, banner string) string {
 	return p
 }
 
-func TestHostRejection(t *testing.T) {
-	tests := []struct {
-		status int
-		body   string
-		want   bool
-	}{
-		{403, "Invalid Host header", true},
-		{200, `Blocked request. This host ("x.test") is not allowed.`, true},
-		{400, "DisallowedHost at /", true},
-		{421, "", true},
-		{200, "hello", false},
-		{404, "not found", false},
+// talkFirstServer is a stand-in for servers that speak first (SSH, SMTP,
+// MySQL): it sends banner on accept, then reports on heard how many bytes
+// the client sent before closing. It returns its port.
+func talkFirstServer(t *testing.T, banner string, heard chan<- int) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		if got := hostRejection(tt.status, tt.body) != ""; got != tt.want {
-			t.Errorf("hostRejection(%d, %q) = %v; want %v", tt.status, tt.body, got, tt.want)
+	done := make(chan struct{})
+	t.Cleanup(func() { ln.Close(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte(banner))
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			n, _ := io.Copy(io.Discard, c)
+			c.Close()
+			heard <- int(n)
 		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// silentServer accepts connections and never says a word, as a server
+// waiting for a binary protocol's next bytes does. It returns its port.
+func silentServer(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	done := make(chan struct{})
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// redisLike is a stand-in that answers as Redis does (an inline command
+// error, then closing on "Host:"), and counts connections. Redis itself
+// runs in TestDiagnoseRedisNotHTTPLive; this one counts what doctor tries.
+func redisLike(t *testing.T) (int, *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n') // a TLS hello has no line end: wait, as Redis does
+					if err != nil {
+						return
+					}
+					if strings.HasPrefix(strings.ToLower(line), "host:") {
+						return // "Possible SECURITY ATTACK detected"
+					}
+					c.Write([]byte("-ERR unknown command\r\n"))
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port, &n
+}
+
+// A server that answers an HTTP request with bytes that are not HTTP is
+// known from that answer: doctor does not go on to try TLS, which such a
+// server meets with silence until the timeout.
+func TestDiagnoseNotHTTPAtOnce(t *testing.T) {
+	port, conns := redisLike(t)
+	target := "http://127.0.0.1:" + strconv.Itoa(port) + "/"
+	rep, _ := Diagnose(context.Background(), System(), mustTarget(t, target), &Options{Timeout: 30 * time.Second})
+	f := findingByID(rep, IDNotHTTP)
+	if f == nil {
+		t.Fatalf("doctor %s findings = %v; want %s", target, ids(rep), IDNotHTTP)
+	}
+	checkNames(t, f, "homeport who", "-ERR unknown command")
+	// One connection to check it takes connections, one for the request.
+	if n := conns.Load(); n != 2 {
+		t.Errorf("doctor made %d connections to a server that answered non-HTTP; want 2 (the dial, the request)", n)
 	}
 }

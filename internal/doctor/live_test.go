@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -85,6 +86,17 @@ func containsPID(pids []int, pid int) bool {
 	return false
 }
 
+// freePort returns a port nothing listens on at the moment.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
 // nodeListen is a Node server on HOST and port 0 that prints its address as
 // JSON ({"address":"127.0.0.1","port":41731}). With "v6only" it asks Node
 // for an IPv6-only socket (ipv6Only: true).
@@ -122,7 +134,7 @@ func TestFamilyFixLiveNode(t *testing.T) {
 		env := System()
 		ownInventory(env, pid)
 		target := other + ":" + itoa(port)
-		rep := Diagnose(context.Background(), env, mustTarget(t, target), &Options{Timeout: 2 * time.Second})
+		rep, _ := Diagnose(context.Background(), env, mustTarget(t, target), &Options{Timeout: 2 * time.Second})
 		f := findingByID(rep, IDFamilyMismatch)
 		if f == nil {
 			t.Fatalf("doctor %s (node on %s) findings = %v; want %s", target, line, ids(rep), IDFamilyMismatch)
@@ -141,7 +153,7 @@ func TestFamilyFixLiveNode(t *testing.T) {
 		env := System()
 		ownInventory(env, pid)
 		target := "127.0.0.1:" + itoa(port)
-		rep := Diagnose(context.Background(), env, mustTarget(t, target), &Options{Timeout: 2 * time.Second})
+		rep, _ := Diagnose(context.Background(), env, mustTarget(t, target), &Options{Timeout: 2 * time.Second})
 		f := findingByID(rep, IDFamilyMismatch)
 		if f == nil {
 			t.Fatalf("doctor %s (node on [::] v6only) findings = %v; want %s", target, ids(rep), IDFamilyMismatch)
@@ -156,7 +168,7 @@ func TestFamilyFixLiveNode(t *testing.T) {
 		_, port := nodeAddr(t, line)
 		env := System()
 		ownInventory(env, pid)
-		rep := Diagnose(context.Background(), env, mustTarget(t, "127.0.0.1:"+itoa(port)), &Options{Timeout: 2 * time.Second})
+		rep, _ := Diagnose(context.Background(), env, mustTarget(t, "127.0.0.1:"+itoa(port)), &Options{Timeout: 2 * time.Second})
 		if !rep.OK {
 			t.Errorf("doctor 127.0.0.1:%d (node on \"::\") = %v; want healthy: Node's \"::\" is dual-stack", port, ids(rep))
 		}
@@ -164,3 +176,59 @@ func TestFamilyFixLiveNode(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// nodeApp is an application server listening on HOST PORT (its command-line
+// arguments, as in "node server.js 0.0.0.0 3010"); it prints "ready".
+const nodeApp = `
+const [host, port] = process.argv.slice(1);
+require('http').createServer((q, r) => r.end('app')).listen(+port, host, () => console.log('ready'));
+`
+
+// audit, against real Node with --inspect: the inspector's port is the one
+// --inspect names, or (for port 0) the one that answers /json/version as an
+// inspector; the application's port, though its number is on the command
+// line, is the application.
+func TestAuditNodeInspectorLive(t *testing.T) {
+	judge := func(t *testing.T, pid int) map[uint16]AuditListener {
+		env := System()
+		ownInventory(env, pid)
+		rep, err := Audit(context.Background(), env, &AuditOptions{ProbeTimeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[uint16]AuditListener{}
+		for _, l := range rep.Exposed {
+			out[l.Addr.Port()] = l
+		}
+		for _, f := range rep.Findings {
+			t.Logf("%s %s: %s", f.Severity, f.ID, f.Title)
+		}
+		return out
+	}
+	t.Run("inspector port on the command line", func(t *testing.T) {
+		app, insp := freePort(t), freePort(t)
+		pid, _ := nodeServer(t, "--inspect=127.0.0.1:"+itoa(insp), "-e", nodeApp, "0.0.0.0", itoa(app))
+		exposed := judge(t, pid)
+		l, ok := exposed[uint16(app)]
+		if !ok {
+			t.Fatalf("exposed = %+v; want the application's 0.0.0.0:%d", exposed, app)
+		}
+		if l.Service != "" {
+			t.Errorf("0.0.0.0:%d (the application) is called %q; want no service", app, l.Service)
+		}
+	})
+	t.Run("inspector on a random port, asked", func(t *testing.T) {
+		app := freePort(t)
+		pid, _ := nodeServer(t, "--inspect=0.0.0.0:0", "-e", nodeApp, "0.0.0.0", itoa(app))
+		exposed := judge(t, pid)
+		var inspectors []uint16
+		for port, l := range exposed {
+			if l.Service == "Node.js inspector" {
+				inspectors = append(inspectors, port)
+			}
+		}
+		if len(exposed) != 2 || len(inspectors) != 1 || inspectors[0] == uint16(app) {
+			t.Errorf("exposed = %+v; want the application on %d and the inspector on another port", exposed, app)
+		}
+	})
+}

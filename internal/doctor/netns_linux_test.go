@@ -110,7 +110,7 @@ func runHelper(mode string, args []string) int {
 			return 2
 		}
 		timeout, _ := time.ParseDuration(args[1])
-		rep := Diagnose(context.Background(), System(), t, &Options{Timeout: timeout})
+		rep, _ := Diagnose(context.Background(), System(), t, &Options{Timeout: timeout})
 		json.NewEncoder(os.Stdout).Encode(rep)
 		return 0
 	}
