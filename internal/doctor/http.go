@@ -75,9 +75,9 @@ func probeHTTP(ctx context.Context, env *Env, t ports.Target, ap netip.AddrPort,
 		return res
 	case an.err == nil:
 		res.Status, res.Server = an.status, an.server
-		if reason := ports.HostRejection(an.status, an.body); reason != "" {
+		if reason, _ := ports.HostRejection(an.status, an.body); reason != "" {
 			lh := "localhost:" + strconv.Itoa(int(t.Port))
-			if an2 := httpGet(ctx, env, ap, scheme, &u, lh); an2.err == nil && ports.HostRejection(an2.status, an2.body) == "" {
+			if an2 := httpGet(ctx, env, ap, scheme, &u, lh); an2.err == nil && noRejection(an2.status, an2.body) {
 				res.HostRejected, res.RejectReason, res.LocalhostStatus = true, reason, an2.status
 			}
 		}
@@ -121,6 +121,11 @@ func probeHTTP(ctx context.Context, env *Env, t ports.Target, ap netip.AddrPort,
 	}
 	res.Speaks = "other"
 	return res
+}
+
+func noRejection(status int, body string) bool {
+	reason, _ := ports.HostRejection(status, body)
+	return reason == ""
 }
 
 func errText(err error) string {

@@ -48,18 +48,20 @@ func SchemeComplaint(status int, body string) bool {
 // server's "Invalid Host header", Vite's "Blocked request. This host (...)
 // is not allowed", Django's DisallowedHost, a bare 403 or 421. It returns
 // the status and the body's first line, or "" when the answer is no
-// rejection.
-func HostRejection(status int, body string) string {
+// rejection; said is true when the body says so, false for a bare status
+// (which may be a Host check or any other refusal: ask again for
+// localhost to tell).
+func HostRejection(status int, body string) (reason string, said bool) {
 	b := strings.ToLower(body)
 	for _, s := range []string{"invalid host header", "blocked request", "disallowedhost", "invalid http_host header", "host not allowed", "blocked host"} {
 		if strings.Contains(b, s) {
-			return fmt.Sprintf("%d %s, %q", status, http.StatusText(status), strings.TrimSpace(firstLine(body)))
+			return fmt.Sprintf("%d %s, %q", status, http.StatusText(status), strings.TrimSpace(firstLine(body))), true
 		}
 	}
 	if status == http.StatusForbidden || status == http.StatusMisdirectedRequest {
-		return fmt.Sprintf("%d %s", status, http.StatusText(status))
+		return fmt.Sprintf("%d %s", status, http.StatusText(status)), false
 	}
-	return ""
+	return "", false
 }
 
 func firstLine(s string) string {

@@ -7,17 +7,20 @@ func TestHostRejection(t *testing.T) {
 		status int
 		body   string
 		want   bool
+		said   bool
 	}{
-		{403, "Invalid Host header", true},
-		{200, `Blocked request. This host ("x.test") is not allowed.`, true},
-		{400, "DisallowedHost at /", true},
-		{421, "", true},
-		{200, "hello", false},
-		{404, "not found", false},
+		{403, "Invalid Host header", true, true},
+		{200, `Blocked request. This host ("x.test") is not allowed.`, true, true},
+		{400, "DisallowedHost at /", true, true},
+		{421, "", true, false},
+		{403, "forbidden", true, false},
+		{200, "hello", false, false},
+		{404, "not found", false, false},
 	}
 	for _, tt := range tests {
-		if got := HostRejection(tt.status, tt.body) != ""; got != tt.want {
-			t.Errorf("HostRejection(%d, %q) = %v; want %v", tt.status, tt.body, got, tt.want)
+		reason, said := HostRejection(tt.status, tt.body)
+		if reason != "" != tt.want || said != tt.said {
+			t.Errorf("HostRejection(%d, %q) = %q, %v; want rejection %v, said %v", tt.status, tt.body, reason, said, tt.want, tt.said)
 		}
 	}
 }
