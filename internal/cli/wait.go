@@ -189,6 +189,9 @@ func waitHint(opts *WaitOptions, rs []ports.Result) string {
 				r.Target.URL.Host, u.String())
 		case ports.TLSError:
 			return "for a self-signed certificate, add --insecure"
+		case ports.Closed:
+			return fmt.Sprintf("the server takes connections and closes them without an answer: if it is no web server, wait for the port itself (homeport wait %s); 'homeport doctor %s' tells what it is",
+				net.JoinHostPort(r.Target.Host, strconv.Itoa(int(r.Target.Port))), r.Target)
 		case ports.Status:
 			return fmt.Sprintf("the server answers %d; if that status means ready, say so with --status, e.g. --status %d", r.Seen.Status, r.Seen.Status)
 		}

@@ -188,6 +188,7 @@ func TestWaitHint(t *testing.T) {
 		{"not HTTP", "http://127.0.0.1:6379/", ports.Seen{Kind: ports.NotHTTP, Detail: "-ERR"}, "homeport wait 127.0.0.1:6379"},
 		{"Host check", "http://myapp.test:5173/", ports.Seen{Kind: ports.HostRejected, Status: 403}, "wait for http://localhost:5173/"},
 		{"other family", "127.0.0.1:3000", ports.Seen{Kind: ports.OtherFamily, Detail: "[::1]:3000"}, "wait for localhost:3000"},
+		{"closed", "http://127.0.0.1:6379/", ports.Seen{Kind: ports.Closed}, "homeport doctor http://127.0.0.1:6379/"},
 		{"self-signed", "https://localhost:8443/", ports.Seen{Kind: ports.TLSError, Detail: "x509: certificate signed by unknown authority"}, "--insecure"},
 		{"status", "http://localhost:3000/", ports.Seen{Kind: ports.Status, Status: 503}, "--status 503"},
 		{"refused on localhost", "localhost:3000", ports.Seen{Kind: ports.Refused}, "homeport ports"},

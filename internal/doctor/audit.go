@@ -157,8 +157,21 @@ func serviceOf(s *sockets.Socket, inspectors map[netip.AddrPort]bool) (Service, 
 			return knownServices[2375], true
 		}
 	}
+	// A known server on a port of its own is still that server.
+	for _, p := range s.Owners {
+		if port, ok := serviceProcs[p.Name]; ok {
+			return knownServices[port], true
+		}
+	}
 	svc, ok := knownServices[s.Port()]
 	return svc, ok
+}
+
+// serviceProcs are the dangerous services of knownServices by process name
+// (the port each is listed under): found on any port.
+var serviceProcs = map[string]uint16{
+	"redis-server": 6379, "valkey-server": 6379, "keydb-server": 6379, "memcached": 11211, "mongod": 27017,
+	"postgres": 5432, "mysqld": 3306, "mariadbd": 3306, "ollama": 11434, "zookeeper": 2181,
 }
 
 func isNode(name string, cmdline []string) bool {

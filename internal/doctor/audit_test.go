@@ -21,7 +21,8 @@ func TestAuditExposure(t *testing.T) {
 		listener("0.0.0.0:6379", 811, "redis-server"),
 		listener("[::]:2375", 900, "dockerd"),
 		listener("198.18.0.2:8080", 77, "python3"),
-		listener("127.0.0.1:5432", 12, "postgres"), // loopback: not exposed
+		listener("127.0.0.1:5432", 12, "postgres"),     // loopback: not exposed
+		listener("0.0.0.0:52440", 812, "redis-server"), // Redis on a port of its own
 		{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("0.0.0.0:40123"), UID: 1000,
 			Owners: []procs.Process{{PID: 55, Name: "java", Cmdline: []string{"java", "-agentlib:jdwp=transport=dt_socket,server=y,address=*:40123", "-jar", "app.jar"}}}},
 	}}
@@ -29,8 +30,8 @@ func TestAuditExposure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Exposed) != 4 {
-		t.Fatalf("Audit exposed = %+v; want 4 listeners", rep.Exposed)
+	if len(rep.Exposed) != 5 {
+		t.Fatalf("Audit exposed = %+v; want 5 listeners", rep.Exposed)
 	}
 	tests := []struct {
 		addr  string
@@ -39,6 +40,7 @@ func TestAuditExposure(t *testing.T) {
 		names []string
 	}{
 		{"0.0.0.0:6379/tcp", IDDangerousService, High, []string{"Redis", "redis-server (pid 811)", "0.0.0.0:6379"}},
+		{"0.0.0.0:52440/tcp", IDDangerousService, High, []string{"Redis", "redis-server (pid 812)", "0.0.0.0:52440"}},
 		{"[::]:2375/tcp", IDDangerousService, Critical, []string{"Docker API", "dockerd (pid 900)", "root"}},
 		{"198.18.0.2:8080/tcp", IDExposed, Low, []string{"python3 (pid 77)", "198.18.0.2:8080"}},
 		{"0.0.0.0:40123/tcp", IDDangerousService, Critical, []string{"JDWP", "java (pid 55)", "0.0.0.0:40123"}},

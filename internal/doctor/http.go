@@ -93,8 +93,13 @@ func probeHTTP(ctx context.Context, env *Env, t ports.Target, ap netip.AddrPort,
 		res.Speaks = "http" // a plain HTTP error in answer to a TLS hello
 		return res
 	case ports.SpeaksOther:
-		res.Speaks, res.Banner = "other", printable(an.first)
-		return res
+		if scheme == "http" {
+			res.Speaks, res.Banner = "other", printable(an.first)
+			return res
+		}
+		// Not TLS: a plain server may answer a TLS hello with an HTML page
+		// and no status line (Python's http.server takes it for HTTP/0.9);
+		// plain HTTP tells.
 	}
 	if res.TimedOut && scheme == "http" {
 		// Silence: a TLS server answers plain HTTP with an alert at once,

@@ -44,6 +44,12 @@ func TestDiagnoseHTTPLive(t *testing.T) {
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
 	defer plain.Close()
 	ssh := bannerServer(t, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+	// A stand-in for Python's http.server, which answers a TLS hello as an
+	// HTTP/0.9 request (an HTML page, no status line) and plain HTTP as
+	// HTTP.
+	python := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }))
+	defer python.Close()
+	pythonTLS := htmlOnTLSHello(t, python.Listener.Addr().String())
 
 	port := func(u string) string { return u[strings.LastIndexByte(u, ':')+1:] }
 	tests := []struct {
@@ -58,6 +64,8 @@ func TestDiagnoseHTTPLive(t *testing.T) {
 			[]string{selfProc(), "127.0.0.1:" + port(tlsSrv.URL)}},
 		{"cause 7: plain port with https://", "https://127.0.0.1:" + port(plain.URL) + "/", IDPlainMismatch, "http://127.0.0.1:" + port(plain.URL) + "/",
 			[]string{selfProc(), "127.0.0.1:" + port(plain.URL)}},
+		{"cause 7: plain port that answers TLS with HTML, https://", "https://127.0.0.1:" + pythonTLS + "/", IDPlainMismatch, "http://127.0.0.1:" + pythonTLS + "/",
+			[]string{"127.0.0.1:" + pythonTLS}},
 		{"cause 7: not HTTP at all", "http://127.0.0.1:" + ssh + "/", IDNotHTTP, "homeport who " + ssh,
 			[]string{selfProc(), "127.0.0.1:" + ssh, "SSH-2.0-OpenSSH"}},
 		{"cause 8: Host header rejected", "http://127.0.0.1:" + port(hostCheck.URL) + "/", IDHostRejected, "allowedHosts",
@@ -169,9 +177,11 @@ func silentServer(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// redisLike is a stand-in that answers as Redis does (an inline command
-// error, then closing on "Host:"), and counts connections. Redis itself
-// runs in TestDiagnoseRedisNotHTTPLive; this one counts what doctor tries.
+// redisLike is a stand-in for a line-based server that is not HTTP: it
+// answers each line with an error, closes on "Host:", and waits in silence
+// for a line end that a TLS hello never sends; it counts connections. Real
+// Redis (TestDiagnoseRedisNotHTTPLive) closes at "Host:" without a word,
+// and doctor does not send it a request at all.
 func redisLike(t *testing.T) (int, *atomic.Int32) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -202,7 +212,7 @@ func redisLike(t *testing.T) (int, *atomic.Int32) {
 						return
 					}
 					if strings.HasPrefix(strings.ToLower(line), "host:") {
-						return // "Possible SECURITY ATTACK detected"
+						return
 					}
 					c.Write([]byte("-ERR unknown command\r\n"))
 				}
@@ -228,4 +238,47 @@ func TestDiagnoseNotHTTPAtOnce(t *testing.T) {
 	if n := conns.Load(); n != 2 {
 		t.Errorf("doctor made %d connections to a server that answered non-HTTP; want 2 (the dial, the request)", n)
 	}
+}
+
+// htmlOnTLSHello is a server that answers a TLS hello (first byte 0x16)
+// with an HTML page and no status line, as Python's http.server does, and
+// hands plain HTTP to the server at plain. It returns its port.
+func htmlOnTLSHello(t *testing.T, plain string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				b := make([]byte, 4096)
+				n, _ := c.Read(b)
+				if n > 0 && b[0] == 0x16 {
+					c.Write([]byte("<!DOCTYPE HTML>\n<html><body>Bad request version</body></html>\n"))
+					return
+				}
+				up, err := net.Dial("tcp", plain)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				up.Write(b[:n])
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }

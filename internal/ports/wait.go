@@ -493,15 +493,17 @@ func (w *Waiter) tryHTTP(ctx context.Context, p *httpProber, t Target) (Seen, bo
 		return Seen{Kind: PlainOnHTTPS}, false
 	case err != nil:
 		seen := seenOf(err)
-		switch first := p.first(); FirstBytesSpeak(first) {
-		case SpeaksTLS:
-			if t.URL.Scheme == "http" {
-				return Seen{Kind: TLSOnHTTP}, false
-			}
-		case SpeaksOther:
-			if t.URL.Scheme == "http" {
-				return Seen{Kind: NotHTTP, Detail: printable(first)}, false
-			}
+		first := p.first()
+		switch speaks := FirstBytesSpeak(first); {
+		case speaks == SpeaksTLS && t.URL.Scheme == "http":
+			return Seen{Kind: TLSOnHTTP}, false
+		case speaks == SpeaksHTTP && t.URL.Scheme == "https",
+			// An HTML error page without a status line: Python's
+			// http.server answers a TLS hello as an HTTP/0.9 request.
+			speaks == SpeaksOther && t.URL.Scheme == "https" && first[0] == '<':
+			return Seen{Kind: PlainOnHTTPS}, false
+		case speaks == SpeaksOther:
+			return Seen{Kind: NotHTTP, Detail: printable(first)}, false
 		}
 		return seen, false
 	case w.opts.Status.Contains(status):

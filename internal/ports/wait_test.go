@@ -150,6 +150,9 @@ func TestWaitKindsThatWaitingCannotFix(t *testing.T) {
 	defer hostCheck.Close()
 	alert := answerServer(t, "\x15\x03\x01\x00\x02\x02\x46")
 	redis := answerServer(t, "-ERR unknown command 'GET'\r\n")
+	// Python's http.server answers a TLS hello as an HTTP/0.9 request: an
+	// HTML error page without a status line.
+	python := answerServer(t, "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head><title>Error response</title></head>\n")
 	port := func(u string) string { return u[strings.LastIndexByte(u, ':')+1:] }
 
 	tests := []struct {
@@ -161,6 +164,7 @@ func TestWaitKindsThatWaitingCannotFix(t *testing.T) {
 		{"TLS server, http:// URL", "http://127.0.0.1:" + port(tlsSrv.URL) + "/", TLSOnHTTP, "speaks TLS"},
 		{"TLS alert, http:// URL", "http://127.0.0.1:" + alert + "/", TLSOnHTTP, "speaks TLS"},
 		{"plain server, https:// URL", "https://127.0.0.1:" + port(plain.URL) + "/", PlainOnHTTPS, "speaks plain HTTP"},
+		{"plain HTTP/0.9-style answer, https:// URL", "https://127.0.0.1:" + python + "/", PlainOnHTTPS, "speaks plain HTTP"},
 		{"not HTTP", "http://127.0.0.1:" + redis + "/", NotHTTP, "-ERR unknown command"},
 		{"Host check", "http://127.0.0.1:" + port(hostCheck.URL) + "/", HostRejected, "Blocked request"},
 	}
