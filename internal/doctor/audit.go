@@ -471,7 +471,7 @@ func probeOne(ctx context.Context, env *Env, p *Probe, timeout time.Duration) {
 	first, err := hearFirst(c, min(bannerWait, timeout/2))
 	switch {
 	case len(first) > 0:
-		p.Result, p.Said, p.Service = ProbeBanner, printable(first), bannerService(first)
+		p.Result, p.Said, p.Service = ProbeBanner, ports.Printable(first), bannerService(first)
 		return
 	case err != nil:
 		p.Result = ProbeNotHTTP // closed before a word
@@ -485,7 +485,7 @@ func probeOne(ctx context.Context, env *Env, p *Probe, timeout time.Duration) {
 	case classifyDialError(an.err) == TimedOut && len(an.first) == 0:
 		p.Result = ProbeSilent
 	default:
-		p.Result, p.Said = ProbeNotHTTP, printable(an.first)
+		p.Result, p.Said = ProbeNotHTTP, ports.Printable(an.first)
 		if ports.FirstBytesSpeak(an.first) == ports.SpeaksTLS {
 			p.Service = "TLS"
 		}

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"homeport/internal/ports"
 	"homeport/internal/sockets"
@@ -71,7 +70,7 @@ func probeHTTP(ctx context.Context, env *Env, t ports.Target, ap netip.AddrPort,
 	an := httpGet(first, env, ap, scheme, &u, u.Host)
 	switch {
 	case an.err == nil && ports.SchemeComplaint(an.status, an.body):
-		res.Status, res.Error, res.Speaks = an.status, strings.TrimSpace(firstLine(an.body)), "https"
+		res.Status, res.Error, res.Speaks = an.status, strings.TrimSpace(ports.FirstLine(an.body)), "https"
 		return res
 	case an.err == nil:
 		res.Status, res.Server = an.status, an.server
@@ -94,7 +93,7 @@ func probeHTTP(ctx context.Context, env *Env, t ports.Target, ap netip.AddrPort,
 		return res
 	case ports.SpeaksOther:
 		if scheme == "http" {
-			res.Speaks, res.Banner = "other", printable(an.first)
+			res.Speaks, res.Banner = "other", ports.Printable(an.first)
 			return res
 		}
 		// Not TLS: a plain server may answer a TLS hello with an HTML page
@@ -117,7 +116,7 @@ func probeHTTP(ctx context.Context, env *Env, t ports.Target, ap netip.AddrPort,
 		res.Speaks = other
 		return res
 	} else if ports.FirstBytesSpeak(an2.first) == ports.SpeaksOther {
-		res.Speaks, res.Banner = "other", printable(an2.first)
+		res.Speaks, res.Banner = "other", ports.Printable(an2.first)
 		return res
 	}
 	if res.TimedOut {
@@ -203,14 +202,6 @@ func exchange(ctx context.Context, c net.Conn, scheme string, u *url.URL, host s
 	return answer{status: resp.StatusCode, server: resp.Header.Get("Server"), body: string(b)}
 }
 
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 120 {
-		s = s[:120]
-	}
-	return s
-}
-
 // hearFirst waits up to wait for a server to speak first, as SSH, SMTP,
 // FTP and MySQL do, and returns what it said. No bytes and a nil error mean
 // it waited in silence (for the client to speak); io.EOF that it closed.
@@ -226,21 +217,6 @@ func hearFirst(c net.Conn, wait time.Duration) ([]byte, error) {
 		return nil, nil
 	}
 	return nil, err
-}
-
-func printable(b []byte) string {
-	var sb strings.Builder
-	for _, r := range string(b) {
-		switch {
-		case r == '\r' || r == '\n':
-			sb.WriteString(" ")
-		case unicode.IsPrint(r) && r < unicode.MaxASCII:
-			sb.WriteRune(r)
-		default:
-			fmt.Fprintf(&sb, "\\x%02x", r&0xff)
-		}
-	}
-	return strings.TrimSpace(sb.String())
 }
 
 // checkProtocol: cause 7, the port speaks TLS where http:// was used, plain

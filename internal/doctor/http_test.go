@@ -89,108 +89,29 @@ func TestDiagnoseHTTPLive(t *testing.T) {
 	}
 }
 
-// bannerServer accepts connections, sends banner and closes; it returns its
-// port.
-func bannerServer(t *testing.T, banner string) string {
+// serveConns accepts connections on 127.0.0.1 and runs handle on each, in a
+// goroutine of its own, until the test ends; it then closes the listener and
+// the connections and waits for the handlers. It returns the port.
+func serveConns(t *testing.T, handle func(net.Conn)) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	t.Cleanup(func() { ln.Close(); <-done })
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte(banner))
-			c.Close()
-		}
-	}()
-	_, p, _ := net.SplitHostPort(ln.Addr().String())
-	return p
-}
-
-// talkFirstServer is a stand-in for servers that speak first (SSH, SMTP,
-// MySQL): it sends banner on accept, then reports on heard how many bytes
-// the client sent before closing. It returns its port.
-func talkFirstServer(t *testing.T, banner string, heard chan<- int) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	t.Cleanup(func() { ln.Close(); <-done })
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte(banner))
-			c.SetReadDeadline(time.Now().Add(30 * time.Second))
-			n, _ := io.Copy(io.Discard, c)
-			c.Close()
-			heard <- int(n)
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// silentServer accepts connections and never says a word, as a server
-// waiting for a binary protocol's next bytes does. It returns its port.
-func silentServer(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns []net.Conn
-	var mu sync.Mutex
-	done := make(chan struct{})
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
 	t.Cleanup(func() {
 		ln.Close()
-		<-done
 		mu.Lock()
 		for _, c := range conns {
 			c.Close()
 		}
 		mu.Unlock()
+		wg.Wait()
 	})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// redisLike is a stand-in for a line-based server that is not HTTP: it
-// answers each line with an error, closes on "Host:", and waits in silence
-// for a line end that a TLS hello never sends; it counts connections. Real
-// Redis (TestDiagnoseRedisNotHTTPLive) closes at "Host:" without a word,
-// and doctor does not send it a request at all.
-func redisLike(t *testing.T) (int, *atomic.Int32) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int32
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -199,27 +120,63 @@ func redisLike(t *testing.T) (int, *atomic.Int32) {
 			if err != nil {
 				return
 			}
-			n.Add(1)
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(30 * time.Second))
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n') // a TLS hello has no line end: wait, as Redis does
-					if err != nil {
-						return
-					}
-					if strings.HasPrefix(strings.ToLower(line), "host:") {
-						return
-					}
-					c.Write([]byte("-ERR unknown command\r\n"))
-				}
+				handle(c)
 			}()
 		}
 	}()
-	return ln.Addr().(*net.TCPAddr).Port, &n
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// bannerServer sends banner on each connection and closes it; it returns
+// its port.
+func bannerServer(t *testing.T, banner string) string {
+	return strconv.Itoa(serveConns(t, func(c net.Conn) { c.Write([]byte(banner)) }))
+}
+
+// talkFirstServer is a stand-in for servers that speak first (SSH, SMTP,
+// MySQL): it sends banner on accept, then reports on heard how many bytes
+// the client sent before closing. It returns its port.
+func talkFirstServer(t *testing.T, banner string, heard chan<- int) int {
+	return serveConns(t, func(c net.Conn) {
+		c.Write([]byte(banner))
+		n, _ := io.Copy(io.Discard, c)
+		heard <- int(n)
+	})
+}
+
+// silentServer takes connections and never says a word, as a server
+// waiting for a binary protocol's next bytes does. It returns its port.
+func silentServer(t *testing.T) int {
+	return serveConns(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+}
+
+// redisLike is a stand-in for a line-based server that is not HTTP: it
+// answers each line with an error, closes on "Host:", and waits in silence
+// for a line end that a TLS hello never sends; it counts connections. Real
+// Redis (TestDiagnoseRedisNotHTTPLive) closes at "Host:" without a word,
+// and doctor does not send it a request at all.
+func redisLike(t *testing.T) (int, *atomic.Int32) {
+	var n atomic.Int32
+	port := serveConns(t, func(c net.Conn) {
+		n.Add(1)
+		r := bufio.NewReader(c)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil || strings.HasPrefix(strings.ToLower(line), "host:") {
+				return
+			}
+			c.Write([]byte("-ERR unknown command\r\n"))
+		}
+	})
+	return port, &n
 }
 
 // A server that answers an HTTP request with bytes that are not HTTP is
@@ -244,41 +201,19 @@ func TestDiagnoseNotHTTPAtOnce(t *testing.T) {
 // with an HTML page and no status line, as Python's http.server does, and
 // hands plain HTTP to the server at plain. It returns its port.
 func htmlOnTLSHello(t *testing.T, plain string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(10 * time.Second))
-				b := make([]byte, 4096)
-				n, _ := c.Read(b)
-				if n > 0 && b[0] == 0x16 {
-					c.Write([]byte("<!DOCTYPE HTML>\n<html><body>Bad request version</body></html>\n"))
-					return
-				}
-				up, err := net.Dial("tcp", plain)
-				if err != nil {
-					return
-				}
-				defer up.Close()
-				up.Write(b[:n])
-				io.Copy(c, up)
-			}()
+	return strconv.Itoa(serveConns(t, func(c net.Conn) {
+		b := make([]byte, 4096)
+		n, _ := c.Read(b)
+		if n > 0 && b[0] == 0x16 {
+			c.Write([]byte("<!DOCTYPE HTML>\n<html><body>Bad request version</body></html>\n"))
+			return
 		}
-	}()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		up, err := net.Dial("tcp", plain)
+		if err != nil {
+			return
+		}
+		defer up.Close()
+		up.Write(b[:n])
+		io.Copy(c, up)
+	}))
 }

@@ -55,7 +55,7 @@ func HostRejection(status int, body string) (reason string, said bool) {
 	b := strings.ToLower(body)
 	for _, s := range []string{"invalid host header", "blocked request", "disallowedhost", "invalid http_host header", "host not allowed", "blocked host"} {
 		if strings.Contains(b, s) {
-			return fmt.Sprintf("%d %s, %q", status, http.StatusText(status), strings.TrimSpace(firstLine(body))), true
+			return fmt.Sprintf("%d %s, %q", status, http.StatusText(status), strings.TrimSpace(FirstLine(body))), true
 		}
 	}
 	if status == http.StatusForbidden || status == http.StatusMisdirectedRequest {
@@ -64,7 +64,25 @@ func HostRejection(status int, body string) (reason string, said bool) {
 	return "", false
 }
 
-func firstLine(s string) string {
+// Printable shows a server's first bytes: ASCII as it is, line ends as
+// spaces, the rest as \x escapes.
+func Printable(b []byte) string {
+	var sb strings.Builder
+	for _, c := range b {
+		switch {
+		case c == '\r' || c == '\n':
+			sb.WriteByte(' ')
+		case c >= 0x20 && c < 0x7f:
+			sb.WriteByte(c)
+		default:
+			fmt.Fprintf(&sb, "\\x%02x", c)
+		}
+	}
+	return strings.TrimSpace(sb.String())
+}
+
+// FirstLine returns the first line of s, at most 120 bytes of it.
+func FirstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	if len(s) > 120 {
 		s = s[:120]

@@ -503,7 +503,7 @@ func (w *Waiter) tryHTTP(ctx context.Context, p *httpProber, t Target) (Seen, bo
 			speaks == SpeaksOther && t.URL.Scheme == "https" && first[0] == '<':
 			return Seen{Kind: PlainOnHTTPS}, false
 		case speaks == SpeaksOther:
-			return Seen{Kind: NotHTTP, Detail: printable(first)}, false
+			return Seen{Kind: NotHTTP, Detail: Printable(first)}, false
 		}
 		return seen, false
 	case w.opts.Status.Contains(status):
@@ -544,23 +544,6 @@ func (p *httpProber) get(ctx context.Context, t Target, host string) (int, strin
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, string(b), nil
-}
-
-// printable shows a server's first bytes: ASCII as it is, line ends as
-// spaces, the rest as \x escapes.
-func printable(b []byte) string {
-	var sb strings.Builder
-	for _, c := range b {
-		switch {
-		case c == '\r' || c == '\n':
-			sb.WriteByte(' ')
-		case c >= 0x20 && c < 0x7f:
-			sb.WriteByte(c)
-		default:
-			fmt.Fprintf(&sb, "\\x%02x", c)
-		}
-	}
-	return strings.TrimSpace(sb.String())
 }
 
 // resolve returns the addresses ("ip:port") to try for t, retrying name
