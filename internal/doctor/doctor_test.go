@@ -456,3 +456,31 @@ func TestDiagnoseUDP(t *testing.T) {
 		t.Errorf("Diagnose(5354/udp) findings %v; want %s", ids(rep), IDNothingListens)
 	}
 }
+
+// A known database behind an http:// URL is not sent an HTTP request: by
+// its process, or by its port when the process is hidden (another PID
+// namespace). Only the connection attempt reaches it.
+func TestDiagnoseKnownNonHTTPNotContacted(t *testing.T) {
+	for _, l := range []sockets.Socket{
+		listener("127.0.0.1:6380", 811, "redis-server"),
+		{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("127.0.0.1:5432"), UID: 0},
+	} {
+		target := "http://" + l.Local.String() + "/"
+		fe := fakeEnv{listeners: []sockets.Socket{l}, dial: map[string]Result{l.Local.String(): Connected}}
+		env := fe.env()
+		dial := env.Dial
+		dials := 0
+		env.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials++
+			return dial(ctx, network, addr)
+		}
+		rep, _ := Diagnose(context.Background(), env, mustTarget(t, target), &Options{Timeout: time.Second})
+		f := findingByID(rep, IDNotHTTP)
+		if f == nil {
+			t.Fatalf("Diagnose(%s) findings = %v; want %s", target, ids(rep), IDNotHTTP)
+		}
+		if dials != 1 || rep.HTTP.Service == "" || !strings.Contains(f.text(), rep.HTTP.Service) {
+			t.Errorf("Diagnose(%s): %d dials, service %q, finding %q; want 1 dial and the service named", target, dials, rep.HTTP.Service, f.text())
+		}
+	}
+}

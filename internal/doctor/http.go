@@ -52,7 +52,9 @@ func probeHTTP(ctx context.Context, env *Env, t ports.Target, ap netip.AddrPort,
 	scheme := strings.ToLower(u.Scheme)
 	res := &HTTPResult{URL: u.String(), Speaks: scheme}
 	if l != nil {
-		if svc, ok := nonHTTPService(l, false); ok {
+		// By its process; by the port only when the process is hidden (the
+		// URL says the port is a web server, and the user knows best).
+		if svc, ok := nonHTTPService(l, len(l.Owners) == 0); ok {
 			res.Speaks, res.Service = "other", svc
 			return res
 		}
