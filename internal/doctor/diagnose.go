@@ -66,8 +66,11 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// Leave a quarter of the time for what follows a timed-out attempt
-	// (reading the firewall, the protocol probe).
+	// (reading the firewall, the protocol probe), counted from the start:
+	// the inventory read before connecting comes out of the attempts'
+	// share, not the firewall's.
 	dialTimeout := timeout * 3 / 4
+	dialDeadline := time.Now().Add(dialTimeout)
 
 	f := &facts{target: t, name: t.String(), timeout: dialTimeout, states: map[int]string{}}
 	f.local = localAddrSet(env)
@@ -127,7 +130,7 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				f.attempts[i] = dial(ctx, env, netip.AddrPortFrom(a, t.Port), dialTimeout)
+				f.attempts[i] = dial(ctx, env, netip.AddrPortFrom(a, t.Port), time.Until(dialDeadline))
 				f.attempts[i].Local = f.local(a)
 			}()
 		}

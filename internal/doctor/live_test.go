@@ -119,64 +119,6 @@ func nodeAddr(t *testing.T, line string) (string, int) {
 	return a.Address, a.Port
 }
 
-// The family fix, against what real Node does: server.listen(port,
-// "localhost") binds the one address localhost resolves to first, so
-// "listen on localhost" is not the fix; an IPv6-only [::] socket needs
-// IPV6_V6ONLY turned off, which listening on "::" again does not do.
-func TestFamilyFixLiveNode(t *testing.T) {
-	t.Run("localhost binds one family", func(t *testing.T) {
-		pid, line := nodeServer(t, "-e", nodeListen, "localhost")
-		addr, port := nodeAddr(t, line)
-		other := "[::1]"
-		if strings.Contains(addr, ":") {
-			other = "127.0.0.1"
-		}
-		env := System()
-		ownInventory(env, pid)
-		target := other + ":" + itoa(port)
-		rep, _ := Diagnose(context.Background(), env, mustTarget(t, target), &Options{Timeout: 2 * time.Second})
-		f := findingByID(rep, IDFamilyMismatch)
-		if f == nil {
-			t.Fatalf("doctor %s (node on %s) findings = %v; want %s", target, line, ids(rep), IDFamilyMismatch)
-		}
-		checkNames(t, f, "too: two listeners", "node (pid "+itoa(pid)+")")
-		if !strings.Contains(f.Fix, `"localhost" is not enough`) {
-			t.Errorf("fix = %q; want it to say that the host \"localhost\" does not fix it", f.Fix)
-		}
-		if strings.Contains(f.Evidence[0], "resolves to") {
-			t.Errorf("evidence = %q; an IP literal resolves to nothing", f.Evidence[0])
-		}
-	})
-	t.Run("IPv6-only [::]", func(t *testing.T) {
-		pid, line := nodeServer(t, "-e", nodeListen, "::", "v6only")
-		_, port := nodeAddr(t, line)
-		env := System()
-		ownInventory(env, pid)
-		target := "127.0.0.1:" + itoa(port)
-		rep, _ := Diagnose(context.Background(), env, mustTarget(t, target), &Options{Timeout: 2 * time.Second})
-		f := findingByID(rep, IDFamilyMismatch)
-		if f == nil {
-			t.Fatalf("doctor %s (node on [::] v6only) findings = %v; want %s", target, ids(rep), IDFamilyMismatch)
-		}
-		checkNames(t, f, "turn IPV6_V6ONLY off", "node (pid "+itoa(pid)+")", "IPv6-only", "[::]:"+itoa(port))
-		if strings.Contains(f.Fix, `host "::"`) {
-			t.Errorf("fix = %q; listening on \"::\" is what the server does already", f.Fix)
-		}
-	})
-	t.Run("dual-stack [::] takes both", func(t *testing.T) {
-		pid, line := nodeServer(t, "-e", nodeListen, "::")
-		_, port := nodeAddr(t, line)
-		env := System()
-		ownInventory(env, pid)
-		rep, _ := Diagnose(context.Background(), env, mustTarget(t, "127.0.0.1:"+itoa(port)), &Options{Timeout: 2 * time.Second})
-		if !rep.OK {
-			t.Errorf("doctor 127.0.0.1:%d (node on \"::\") = %v; want healthy: Node's \"::\" is dual-stack", port, ids(rep))
-		}
-	})
-}
-
-func itoa(n int) string { return strconv.Itoa(n) }
-
 // nodeApp is an application server listening on HOST PORT (its command-line
 // arguments, as in "node server.js 0.0.0.0 3010"); it prints "ready".
 const nodeApp = `
@@ -232,3 +174,5 @@ func TestAuditNodeInspectorLive(t *testing.T) {
 		}
 	})
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
