@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -96,9 +95,7 @@ func auditRun(ctx context.Context, opts *AuditOptions) error {
 		return inventoryError(err)
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(opts.IO.Out, rep); err != nil {
 			return internalError("writing the report", err)
 		}
 	} else {
@@ -121,7 +118,7 @@ func writeAuditReport(o *IO, rep *doctor.AuditReport, failOn doctor.Severity) {
 		for _, l := range rep.Exposed {
 			// The same words and (v4)/(v6)/(v4+v6) marks as `homeport ports`.
 			s := &sockets.Socket{Local: l.Addr, V6Only: l.Addr.Addr().Is6() && !l.Addr.Addr().Is4In6() && !l.DualStack}
-			t.row(cell{text: l.Proto}, cell{text: addrText(s)},
+			t.row(cell{text: l.Proto}, cell{text: sockets.FormatAddr(l.Addr)},
 				cell{text: exposureText(s), style: styleAmber}, cell{text: l.Process}, cell{text: l.Service})
 		}
 		t.flush()
