@@ -86,14 +86,14 @@ func probeHTTP(ctx context.Context, env *Env, t ports.Target, ap netip.AddrPort,
 	}
 	res.Error = errText(an.err)
 	res.TimedOut = classifyDialError(an.err) == TimedOut
-	switch ports.FirstBytesSpeak(an.first) {
-	case ports.SpeaksTLS:
+	switch speaks := ports.FirstBytesSpeak(an.first); {
+	case speaks == ports.SpeaksTLS && scheme == "http":
 		res.Speaks = "https" // a TLS alert in answer to plain HTTP
 		return res
-	case ports.SpeaksHTTP:
+	case speaks == ports.SpeaksHTTP && scheme == "https":
 		res.Speaks = "http" // a plain HTTP error in answer to a TLS hello
 		return res
-	case ports.SpeaksOther:
+	case speaks == ports.SpeaksOther:
 		if scheme == "http" {
 			res.Speaks, res.Banner = "other", ports.Printable(an.first)
 			return res
