@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"homeport/internal/ports"
 )
@@ -241,22 +239,10 @@ func spin(o *IO, w *ports.Waiter, start time.Time, untilFree bool) func() {
 				time.Since(start).Truncate(100*time.Millisecond))
 			// One line that fits the terminal: a line that wraps leaves its
 			// first half behind when \r redraws.
-			fmt.Fprint(o.Err, "\r\x1b[K"+truncate(line, termWidth(o.Err)-1))
+			fmt.Fprint(o.Err, "\r\x1b[K"+truncate(line, widthOf(o.Err)-1))
 		}
 	}()
 	return func() { close(done); <-finished }
-}
-
-// termWidth returns the column count of the terminal w writes to (read
-// anew at each redraw, so a resized window is followed), or 80 when w is no
-// terminal or its size cannot be read.
-func termWidth(w io.Writer) int {
-	if f, ok := w.(*os.File); ok {
-		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
-			return cols
-		}
-	}
-	return 80
 }
 
 // runAfterWait runs the command given after --, and returns its exit status
