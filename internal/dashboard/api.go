@@ -144,7 +144,13 @@ func (s *Server) doctor(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	writeJSON(w, http.StatusOK, s.opts.Doctor(ctx, p))
+	rep, err := s.opts.Doctor(ctx, p)
+	if err != nil {
+		// What doctor could not see may be the cause: no verdict.
+		writeError(w, http.StatusInternalServerError, "doctor: "+err.Error(), "run 'homeport doctor "+strconv.Itoa(int(p))+"' in a terminal")
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
 }
 
 // audit answers like `homeport audit --json`.

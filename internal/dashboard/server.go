@@ -69,7 +69,7 @@ type Options struct {
 
 	// Doctor diagnoses a port and Audit lists what is exposed; the real
 	// internal/doctor when nil.
-	Doctor func(ctx context.Context, port uint16) *doctor.Report
+	Doctor func(ctx context.Context, port uint16) (*doctor.Report, error)
 	Audit  func(ctx context.Context) (*doctor.AuditReport, error)
 
 	// Kill stops what holds a port; without it the kill route answers 501.
@@ -103,7 +103,7 @@ func New(opts Options) *Server {
 		opts.Take = sockets.Take
 	}
 	if opts.Doctor == nil {
-		opts.Doctor = func(ctx context.Context, port uint16) *doctor.Report {
+		opts.Doctor = func(ctx context.Context, port uint16) (*doctor.Report, error) {
 			return doctor.Diagnose(ctx, doctor.System(), portTarget(port), &doctor.Options{})
 		}
 	}

@@ -33,8 +33,8 @@ func startServer(t *testing.T, opts Options) (*Server, string) {
 		opts.Interval = 50 * time.Millisecond
 	}
 	if opts.Doctor == nil {
-		opts.Doctor = func(ctx context.Context, port uint16) *doctor.Report {
-			return &doctor.Report{Target: "localhost:" + strconv.Itoa(int(port)), OK: true, Verdict: "fine"}
+		opts.Doctor = func(ctx context.Context, port uint16) (*doctor.Report, error) {
+			return &doctor.Report{Target: "localhost:" + strconv.Itoa(int(port)), OK: true, Verdict: "fine"}, nil
 		}
 	}
 	s := New(opts)
