@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -166,7 +167,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	stderr := opts.IO.Err
 	hosts := opts.Hosts
 	if len(hosts) == 0 {
-		hosts = serve.DefaultHosts
+		hosts = ports.LoopbackHosts
 	}
 	hosts = expandLocalhost(hosts)
 	allow := httpguard.NewHosts()
@@ -209,7 +210,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		if a, ok := ln.Addr().(*net.TCPAddr); ok && lanURLHost != "" && a.IP.String() == lanURLHost {
 			continue // printed below, with its warning
 		}
-		if u := serve.URL(ln.Addr()); !contains(urls, u) {
+		if u := fmt.Sprintf("http://%s/", ln.Addr()); !slices.Contains(urls, u) {
 			urls = append(urls, u)
 		}
 	}
@@ -270,15 +271,15 @@ func expandLocalhost(hosts []string) []string {
 	var out []string
 	for _, h := range hosts {
 		if h == "localhost" {
-			for _, d := range serve.DefaultHosts {
-				if !contains(out, d) {
+			for _, d := range ports.LoopbackHosts {
+				if !slices.Contains(out, d) {
 					out = append(out, d)
 				}
 			}
 			continue
 		}
 		h = strings.Trim(h, "[]")
-		if !contains(out, h) {
+		if !slices.Contains(out, h) {
 			out = append(out, h)
 		}
 	}
@@ -286,122 +287,59 @@ func expandLocalhost(hosts []string) []string {
 }
 
 // listenServe listens on every host at the wanted port or, when that is
-// taken and --strict-port is not set, at the next port free on all of them.
-// Each taken port is reported with its holder.
+// taken and --strict-port is not set, at the next port free on all of them
+// (ports.Listen), and tells the user about each port it passed.
 func listenServe(ctx context.Context, opts *ServeOptions, hosts []string) ([]net.Listener, int, error) {
-	port := opts.Port
-	reserved := opts.Reserved
-	if reserved == nil {
-		reserved = ports.SystemReserved()
+	lo := ports.ListenOptions{Hosts: hosts, Port: opts.Port, Move: !opts.StrictPort, Reserved: opts.Reserved}
+	if opts.Factory != nil && opts.Factory.Take != nil {
+		lo.Inventory = opts.Factory.Take
+	} else {
+		lo.Inventory = func(context.Context, sockets.Filter) (*sockets.Snapshot, error) { return nil, sockets.ErrNotSupported }
 	}
-	var excluded []ports.Exclusion // read at the first failure, once
-	exRead := false
-	for tries := 0; ; tries++ {
-		lns, skipped, err := serve.Listen(hosts, port)
-		if err == nil {
-			for _, h := range skipped {
-				fmt.Fprintf(opts.IO.Err, "homeport: note: %s is not available on this machine; not listening there\n", h)
-			}
-			return lns, lns[0].Addr().(*net.TCPAddr).Port, nil
+	l, err := ports.Listen(ctx, lo)
+	var pe *ports.PortError
+	switch {
+	case errors.As(err, &pe):
+		printPassed(opts.IO.Err, pe.Passed, pe.Port)
+		return nil, 0, portExitError(pe)
+	case err != nil:
+		return nil, 0, &ExitError{Code: exitFailure, Msg: fmt.Sprintf("cannot listen on port %d: %v", opts.Port, err)}
+	}
+	printPassed(opts.IO.Err, l.Passed, l.Port)
+	for _, h := range l.Absent {
+		fmt.Fprintf(opts.IO.Err, "homeport: note: %s is not available on this machine; not listening there\n", h)
+	}
+	return l.Listeners, l.Port, nil
+}
+
+// printPassed says why each passed port was left, and which port came next.
+func printPassed(w io.Writer, passed []ports.Refusal, last int) {
+	for i, r := range passed {
+		next := last
+		if i+1 < len(passed) {
+			next = passed[i+1].Port
 		}
-		if !exRead {
-			excluded, exRead = excludedRanges(ctx, reserved), true
+		if r.Dynamic != (ports.Range{}) {
+			fmt.Fprintf(w, "homeport: note: %s\n", ports.ExplainDynamic(uint16(r.Port), r.Dynamic))
 		}
-		// A port Windows excludes (Hyper-V, WinNAT, Docker) fails with
-		// "access forbidden", not "in use", and nobody holds it (issue 6).
-		if e, ok := ports.ExcludedAt(excluded, uint16(port)); ok {
-			why := e.Explain(uint16(port))
-			if opts.StrictPort || port >= 65535 || tries == 100 {
-				return nil, 0, &ExitError{Code: exitFailure, Msg: why,
-					Hint: "pick a port outside it: homeport serve --port 0, or a port from `homeport free`, which skips excluded ranges"}
-			}
-			fmt.Fprintf(opts.IO.Err, "homeport: %s; trying %d\n", why, port+1)
-			port++
-			continue
-		}
-		if !serve.IsAddrInUse(err) {
-			return nil, 0, &ExitError{Code: exitFailure, Msg: fmt.Sprintf("cannot listen on port %d: %v", port, err)}
-		}
-		held := holderText(ctx, opts.Factory, port)
-		// No listener to name: inside the dynamic range (62893 is, on
-		// Windows) an outgoing connection may hold the port for a while.
-		dynamic := ""
-		if held == fmt.Sprintf("port %d is taken", port) {
-			dynamic = dynamicText(ctx, reserved, port)
-		}
-		if opts.StrictPort {
-			hint := fmt.Sprintf("free it with 'homeport kill %d' or pick another with --port 0", port)
-			if dynamic != "" {
-				hint = dynamic + "; try again in a moment, or pick another with --port 0"
-			}
-			return nil, 0, &ExitError{Code: exitFailure, Msg: held, Hint: hint}
-		}
-		if dynamic != "" {
-			fmt.Fprintf(opts.IO.Err, "homeport: note: %s\n", dynamic)
-		}
-		if port >= 65535 || tries == 100 {
-			return nil, 0, &ExitError{Code: exitFailure, Msg: held + ", and so are the next ports",
-				Hint: "pick any free port: homeport serve --port 0"}
-		}
-		fmt.Fprintf(opts.IO.Err, "homeport: %s; trying %d\n", held, port+1)
-		port++
+		fmt.Fprintf(w, "homeport: %s; trying %d\n", r, next)
 	}
 }
 
-// excludedRanges returns the TCP ranges the OS keeps from programs; none
-// when they cannot be read.
-func excludedRanges(ctx context.Context, r ports.ReservedRanges) []ports.Exclusion {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	ex, err := r.Excluded(ctx, "tcp")
-	if err != nil {
-		return nil
+// portExitError renders a port serve could not have, with what to do.
+func portExitError(pe *ports.PortError) *ExitError {
+	switch {
+	case pe.Exhausted:
+		return &ExitError{Code: exitFailure, Msg: pe.Error(), Hint: "pick any free port: homeport serve --port 0"}
+	case pe.Kind == ports.Excluded:
+		return &ExitError{Code: exitFailure, Msg: pe.String(),
+			Hint: "pick a port outside it: homeport serve --port 0, or a port from `homeport free`, which skips excluded ranges"}
+	case pe.Dynamic != (ports.Range{}):
+		return &ExitError{Code: exitFailure, Msg: pe.String(),
+			Hint: ports.ExplainDynamic(uint16(pe.Port), pe.Dynamic) + "; try again in a moment, or pick another with --port 0"}
 	}
-	return ex
-}
-
-// dynamicText says that port lies in the OS's dynamic range, from which
-// outgoing connections take their local ports, and "" otherwise.
-func dynamicText(ctx context.Context, r ports.ReservedRanges, port int) string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	dyn, err := r.Dynamic(ctx, "tcp")
-	if err != nil {
-		return ""
-	}
-	return ports.ExplainDynamic(uint16(port), dyn)
-}
-
-// holderText says who holds port: "port 62893 is held by node (pid 4242)",
-// or only that it is taken when the inventory cannot say.
-func holderText(ctx context.Context, f *Factory, port int) string {
-	taken := fmt.Sprintf("port %d is taken", port)
-	if f == nil || f.Take == nil {
-		return taken
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	snap, err := f.Take(ctx, sockets.Filter{Port: uint16(port), TCP: true})
-	if err != nil {
-		return taken
-	}
-	var names []string
-	for i := range snap.Sockets {
-		s := &snap.Sockets[i]
-		if s.State != sockets.Listen {
-			continue
-		}
-		for _, p := range s.Owners {
-			n := fmt.Sprintf("%s (pid %d)", p.Name, p.PID)
-			if !contains(names, n) {
-				names = append(names, n)
-			}
-		}
-	}
-	if len(names) == 0 {
-		return taken
-	}
-	return fmt.Sprintf("port %d is held by %s", port, strings.Join(names, ", "))
+	return &ExitError{Code: exitFailure, Msg: pe.String(),
+		Hint: fmt.Sprintf("free it with `homeport kill %d` or pick another with --port 0", pe.Port)}
 }
 
 // printQR draws url as a QR code with half-block characters, for a phone.

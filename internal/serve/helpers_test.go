@@ -56,7 +56,7 @@ func start(t testing.TB, opts Options) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lns, _, err := Listen([]string{"127.0.0.1"}, 0)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +64,9 @@ func start(t testing.TB, opts Options) *testServer {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		hs.Serve(lns[0])
+		hs.Serve(ln)
 	}()
-	ts := &testServer{Server: s, URL: "http://" + lns[0].Addr().String(), Addr: lns[0].Addr().String(), hs: hs}
+	ts := &testServer{Server: s, URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(), hs: hs}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
