@@ -52,6 +52,12 @@ type testServer struct {
 
 func start(t testing.TB, opts Options) *testServer {
 	t.Helper()
+	return startTuned(t, opts, nil)
+}
+
+// startTuned is start with tune applied to the HTTPServer before it serves.
+func startTuned(t testing.TB, opts Options, tune func(*HTTPServer)) *testServer {
+	t.Helper()
 	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +67,9 @@ func start(t testing.TB, opts Options) *testServer {
 		t.Fatal(err)
 	}
 	hs := s.HTTPServer()
+	if tune != nil {
+		tune(hs)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
