@@ -31,6 +31,7 @@ type ServeOptions struct {
 	Dir        string
 	Port       int
 	Hosts      []string
+	AllowHosts []string
 	LAN        bool
 	StrictPort bool
 	SPA        bool
@@ -68,15 +69,16 @@ precompressed .br/.gz siblings, gzip for text, and Cache-Control: no-cache.
 
 Security: only files inside DIR are served (symlinks that leave it are 404),
 dotfiles (.git, .env) are hidden unless --dotfiles, requests whose Host is not
-localhost, *.localhost or a loopback address get 403 (DNS rebinding), and
-nothing listens beyond loopback unless --lan, which requires --auth (or
---no-auth).
+localhost, *.localhost or a loopback address get 403 (DNS rebinding) unless
+--allow-host names them, and nothing listens beyond loopback unless --lan,
+which requires --auth (or --no-auth).
 
 The URLs go to stdout, the request log to stderr. Ctrl+C finishes the requests
 in flight and exits 0; a second Ctrl+C exits at once.`,
 		Example: `  homeport serve                     # this folder on http://127.0.0.1:62893
   homeport serve dist --spa --live   # a single-page app, reloading on save
   homeport serve --port 0            # any free port
+  homeport serve --allow-host myapp.test   # a name of your own in /etc/hosts
   homeport serve --lan --auth me:pw  # also on the LAN address, with a QR code`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
@@ -106,6 +108,7 @@ in flight and exits 0; a second Ctrl+C exits at once.`,
 	fl := cmd.Flags()
 	fl.IntVarP(&opts.Port, "port", "p", serve.DefaultPort, "port to listen on (0: any free port)")
 	fl.StringSliceVar(&opts.Hosts, "host", nil, "loopback address to listen on, repeatable (default 127.0.0.1 and ::1)")
+	fl.StringArrayVar(&opts.AllowHosts, "allow-host", nil, "also answer requests whose Host is NAME (a name in /etc/hosts, a proxy's name), repeatable")
 	fl.BoolVar(&opts.LAN, "lan", false, "also listen on this machine's LAN address, and print a QR code")
 	fl.BoolVar(&opts.StrictPort, "strict-port", false, "fail if the port is taken instead of moving to the next free one")
 	fl.BoolVar(&opts.SPA, "spa", false, "answer unknown paths without an extension with /index.html")
@@ -129,6 +132,11 @@ func (o *ServeOptions) validate() error {
 		if err != nil || !a.IsLoopback() {
 			return &ExitError{Code: exitUsage, Msg: fmt.Sprintf("--host %s is not a loopback address", h),
 				Hint: "serve listens beyond loopback only with --lan: homeport serve --lan --auth user:password"}
+		}
+	}
+	for _, h := range o.AllowHosts {
+		if !httpguard.NewHosts(h).Allowed(h) || strings.ContainsAny(h, "*/") {
+			return usageErrorf("--allow-host %q is not a host name or address", h)
 		}
 	}
 	if o.Auth != "" {
@@ -170,7 +178,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		hosts = ports.LoopbackHosts
 	}
 	hosts = expandLocalhost(hosts)
-	allow := httpguard.NewHosts()
+	allow := httpguard.NewHosts(opts.AllowHosts...)
 	var lanURLHost string
 	if opts.LAN {
 		addr, _, err := opts.LANAddr()
@@ -219,7 +227,8 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	for _, m := range []struct {
 		on   bool
 		name string
-	}{{opts.Live, "live reload"}, {opts.SPA, "spa"}, {opts.Dotfiles, "dotfiles"}, {opts.CORS != "", "cors " + opts.CORS}, {opts.Auth != "", "basic auth"}} {
+	}{{opts.Live, "live reload"}, {opts.SPA, "spa"}, {opts.Dotfiles, "dotfiles"}, {opts.CORS != "", "cors " + opts.CORS}, {opts.Auth != "", "basic auth"},
+		{len(opts.AllowHosts) > 0, "also answering Host " + strings.Join(opts.AllowHosts, ", ")}} {
 		if m.on {
 			modes = append(modes, m.name)
 		}
