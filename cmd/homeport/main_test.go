@@ -1,10 +1,16 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -21,6 +27,8 @@ func TestMain(m *testing.M) {
 // binary. Scripts get a command of their own:
 //
 //	listen NETWORK ADDRESS VAR   listen (in the test process) and set $VAR to the port
+//	exits N PROGRAM [ARGS...]    run PROGRAM, which must exit with status N
+//	httpget [-host H] URL        GET URL (with Host H); stdout is the status, then the body
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
@@ -43,6 +51,43 @@ func TestScripts(t *testing.T) {
 					port = ln.Addr().(*net.TCPAddr).Port
 				}
 				ts.Setenv(args[2], strconv.Itoa(port))
+			},
+			"exits": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 || neg {
+					ts.Fatalf("usage: exits N PROGRAM [ARGS...]")
+				}
+				want, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				got := 0
+				if err := ts.Exec(args[1], args[2:]...); err != nil {
+					var ee *exec.ExitError
+					if !errors.As(err, &ee) {
+						ts.Fatalf("%s: %v", args[1], err)
+					}
+					got = ee.ExitCode()
+				}
+				if got != want {
+					ts.Fatalf("%s exited with status %d; want %d", args[1], got, want)
+				}
+			},
+			"httpget": func(ts *testscript.TestScript, neg bool, args []string) {
+				host := ""
+				if len(args) == 3 && args[0] == "-host" {
+					host, args = args[1], args[2:]
+				}
+				if len(args) != 1 || neg {
+					ts.Fatalf("usage: httpget [-host H] URL")
+				}
+				req, err := http.NewRequest("GET", args[0], nil)
+				ts.Check(err)
+				req.Host = host
+				c := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+				resp, err := c.Do(req)
+				ts.Check(err)
+				defer resp.Body.Close()
+				fmt.Fprintln(ts.Stdout(), resp.StatusCode)
+				_, err = io.Copy(ts.Stdout(), resp.Body)
+				ts.Check(err)
 			},
 		},
 	})
