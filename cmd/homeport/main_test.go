@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 // binary. Scripts get a command of their own:
 //
 //	listen NETWORK ADDRESS VAR   listen (in the test process) and set $VAR to the port
+//	freeport VAR                 set $VAR to a TCP port nothing holds on 127.0.0.1 or ::1 now
 //	exits N PROGRAM [ARGS...]    run PROGRAM, which must exit with status N
 //	httpget [-host H] URL        GET URL (with Host H); stdout is the status, then the body
 func TestScripts(t *testing.T) {
@@ -51,6 +52,26 @@ func TestScripts(t *testing.T) {
 					port = ln.Addr().(*net.TCPAddr).Port
 				}
 				ts.Setenv(args[2], strconv.Itoa(port))
+			},
+			"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 || neg {
+					ts.Fatalf("usage: freeport VAR")
+				}
+				for try := 0; ; try++ {
+					ln, err := net.Listen("tcp", "127.0.0.1:0")
+					ts.Check(err)
+					port := ln.Addr().(*net.TCPAddr).Port
+					ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port)))
+					ln.Close()
+					if err == nil {
+						ln6.Close()
+						ts.Setenv(args[0], strconv.Itoa(port))
+						return
+					}
+					if try == 100 {
+						ts.Fatalf("no port free on both loopbacks: %v", err)
+					}
+				}
 			},
 			"exits": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) < 2 || neg {
