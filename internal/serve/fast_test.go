@@ -17,18 +17,43 @@ import (
 	"time"
 )
 
-// exchange writes raw requests on one connection and reads n responses.
-func exchange(t *testing.T, addr, raw string, n int) []resp {
+// send writes raw on a new connection, which has 30 s for what follows and
+// is closed at the end of the test.
+func send(t *testing.T, addr, raw string) net.Conn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// newUnserved is a Server and a listener on 127.0.0.1:0 that nothing
+// serves yet: for tests that run HTTPServer.Serve themselves.
+func newUnserved(t *testing.T, opts Options) (*Server, net.Listener) {
+	t.Helper()
+	s, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return s, ln
+}
+
+// exchange writes raw requests on one connection and reads n responses.
+func exchange(t *testing.T, addr, raw string, n int) []resp {
+	t.Helper()
+	c := send(t, addr, raw)
 	br := bufio.NewReader(c)
 	var out []resp
 	for i := 0; i < n; i++ {
@@ -312,15 +337,7 @@ func TestWriteTimeoutEndsShutdown(t *testing.T) {
 	files := map[string]string{"small.bin": strings.Repeat("s", 200<<10), "large.bin": strings.Repeat("l", 4<<20)}
 	for _, path := range []string{"/small.bin", "/large.bin"} {
 		t.Run(path, func(t *testing.T) {
-			s, err := New(Options{Dir: tree(t, files), WriteTimeout: 200 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
+			s, ln := newUnserved(t, Options{Dir: tree(t, files), WriteTimeout: 200 * time.Millisecond})
 			hs := s.HTTPServer()
 			var active atomic.Bool
 			hs.HTTP.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -357,15 +374,7 @@ func TestWriteTimeoutEndsShutdown(t *testing.T) {
 // reading when Shutdown starts, and that needs net/http (a 404), is
 // answered, not dropped.
 func TestShutdownAnswersARequestAlreadyRead(t *testing.T) {
-	s, err := New(Options{Dir: tree(t, map[string]string{"a.txt": "a"})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ln := newUnserved(t, Options{Dir: tree(t, map[string]string{"a.txt": "a"})})
 	addr := ln.Addr().String()
 	hs := s.HTTPServer()
 	go hs.Serve(ln)
@@ -496,15 +505,7 @@ func TestAcceptRetries(t *testing.T) {
 	acceptErr := func(e syscall.Errno) error {
 		return &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept", e)}
 	}
-	s, err := New(Options{Dir: tree(t, map[string]string{"a.txt": "hello"})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, ln := newUnserved(t, Options{Dir: tree(t, map[string]string{"a.txt": "hello"})})
 	fl := &flakyListener{Listener: ln, errs: []error{acceptErr(syscall.ENFILE), acceptErr(syscall.ENOBUFS), acceptErr(syscall.ECONNABORTED), acceptErr(syscall.EMFILE), acceptErr(syscall.ENOMEM)}}
 	hs := s.HTTPServer()
 	done := make(chan error, 1)

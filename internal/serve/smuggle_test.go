@@ -8,22 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // answers sends raw on a new connection, half-closes it, and reads every
 // response until the server closes: their statuses and bodies.
 func answers(t *testing.T, addr, raw string) (codes []int, bodies string) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
+	c := send(t, addr, raw)
 	c.(*net.TCPConn).CloseWrite()
 	br := bufio.NewReader(c)
 	for {
