@@ -191,26 +191,18 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		lanURLHost = addr.String()
 	}
 
-	lns, port, err := listenServe(ctx, opts, hosts)
-	if err != nil {
-		return err
-	}
-	srv, err := serve.New(serve.Options{
+	run, err := serve.Start(ctx, serve.Options{
 		Dir: opts.Dir, Dotfiles: opts.Dotfiles, SPA: opts.SPA, Live: opts.Live,
 		CORS: opts.CORS, Auth: opts.Auth, Hosts: allow, Log: stderr,
-	})
+	}, listenOptions(opts, hosts))
 	if err != nil {
-		for _, ln := range lns {
-			ln.Close()
-		}
-		return &ExitError{Code: exitFailure, Msg: fmt.Sprintf("cannot serve %s: %v", opts.Dir, err)}
+		return startError(stderr, opts, err)
 	}
-	defer srv.Close()
-	hs := srv.HTTPServer()
-	errc := make(chan error, len(lns))
-	for _, ln := range lns {
-		go func(ln net.Listener) { errc <- hs.Serve(ln) }(ln)
+	printPassed(stderr, run.Passed, run.Port)
+	for _, h := range run.Absent {
+		fmt.Fprintf(stderr, "homeport: note: %s is not available on this machine; not listening there\n", h)
 	}
+	lns, port := run.Listeners, run.Port
 
 	// The URLs are the data: stdout. localhost first, the one to click.
 	urls := []string{fmt.Sprintf("http://localhost:%d/", port)}
@@ -260,16 +252,15 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	}
 
 	select {
-	case err := <-errc:
-		hs.Close()
+	case err := <-run.Err():
+		run.Close()
 		return &ExitError{Code: exitFailure, Msg: fmt.Sprintf("serving: %v", err)}
 	case <-ctx.Done():
 	}
 	fmt.Fprintln(stderr, "homeport: shutting down, finishing requests in flight (Ctrl+C again to stop at once)")
 	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		hs.Close()
+	if err := run.Shutdown(sctx); err != nil {
 		return &ExitError{Code: exitFailure, Msg: fmt.Sprintf("requests still running after %v were cut off", opts.ShutdownTimeout)}
 	}
 	return nil
@@ -295,30 +286,30 @@ func expandLocalhost(hosts []string) []string {
 	return out
 }
 
-// listenServe listens on every host at the wanted port or, when that is
-// taken and --strict-port is not set, at the next port free on all of them
-// (ports.Listen), and tells the user about each port it passed.
-func listenServe(ctx context.Context, opts *ServeOptions, hosts []string) ([]net.Listener, int, error) {
+// listenOptions is serve's port policy: the port asked for on every host,
+// moving to the next free one unless --strict-port.
+func listenOptions(opts *ServeOptions, hosts []string) ports.ListenOptions {
 	lo := ports.ListenOptions{Hosts: hosts, Port: opts.Port, Move: !opts.StrictPort, Reserved: opts.Reserved}
 	if opts.Factory != nil && opts.Factory.Take != nil {
 		lo.Inventory = opts.Factory.Take
 	} else {
 		lo.Inventory = func(context.Context, sockets.Filter) (*sockets.Snapshot, error) { return nil, sockets.ErrNotSupported }
 	}
-	l, err := ports.Listen(ctx, lo)
+	return lo
+}
+
+// startError renders what kept serve from starting.
+func startError(stderr io.Writer, opts *ServeOptions, err error) error {
 	var pe *ports.PortError
+	var oe *net.OpError
 	switch {
 	case errors.As(err, &pe):
-		printPassed(opts.IO.Err, pe.Passed, pe.Port)
-		return nil, 0, portExitError(pe)
-	case err != nil:
-		return nil, 0, &ExitError{Code: exitFailure, Msg: fmt.Sprintf("cannot listen on port %d: %v", opts.Port, err)}
+		printPassed(stderr, pe.Passed, pe.Port)
+		return portExitError(pe)
+	case errors.As(err, &oe):
+		return &ExitError{Code: exitFailure, Msg: fmt.Sprintf("cannot listen on port %d: %v", opts.Port, err)}
 	}
-	printPassed(opts.IO.Err, l.Passed, l.Port)
-	for _, h := range l.Absent {
-		fmt.Fprintf(opts.IO.Err, "homeport: note: %s is not available on this machine; not listening there\n", h)
-	}
-	return l.Listeners, l.Port, nil
+	return &ExitError{Code: exitFailure, Msg: fmt.Sprintf("cannot serve %s: %v", opts.Dir, err)}
 }
 
 // printPassed says why each passed port was left, and which port came next.
