@@ -38,8 +38,8 @@ type HTTPServer struct {
 	// WriteTimeout closes a connection whose client takes none of a write
 	// for this long, on either path: a client that pipelines requests and
 	// never reads would otherwise keep its goroutine, and Shutdown, waiting
-	// forever. Large files are written in pieces of writeChunk, each with
-	// its own deadline, so a slow download is not cut while it moves.
+	// forever. Large files are written in pieces (see writeChunk), each
+	// with its own deadline, so a slow download is not cut while it moves.
 	// 0 means no limit.
 	WriteTimeout time.Duration
 
@@ -59,8 +59,12 @@ type HTTPServer struct {
 }
 
 // writeChunk is how much of a large file is sent under one write
-// deadline.
-const writeChunk = 256 << 10
+// deadline at first; pieces double, up to maxWriteChunk, while the client
+// takes each in well under the timeout.
+const (
+	writeChunk    = 256 << 10
+	maxWriteChunk = 4 << 20
+)
 
 // fastConn is one connection on the short path. It sits between the
 // connection and the short path's buffers: reads flush the answers
@@ -559,8 +563,8 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 }
 
 // ReadFrom keeps sendfile working for net/http's responses. Under a write
-// timeout it sends writeChunk at a time, each under its own deadline, so
-// that a download is cut only when the client stops taking it. The chunks
+// timeout it sends a piece at a time, each under its own deadline, so that
+// a download is cut only when the client stops taking it. The chunks
 // are io.LimitedReaders over the file itself: sendfile sees through one
 // of them, not two.
 func (c *prefixConn) ReadFrom(r io.Reader) (int64, error) {
@@ -576,14 +580,20 @@ func (c *prefixConn) ReadFrom(r io.Reader) (int64, error) {
 		lr = &io.LimitedReader{R: r, N: math.MaxInt64}
 	}
 	var total int64
+	size := int64(writeChunk)
 	for lr.N > 0 {
-		chunk := &io.LimitedReader{R: lr.R, N: min(lr.N, writeChunk)}
-		c.Conn.SetWriteDeadline(time.Now().Add(c.wto))
+		chunk := &io.LimitedReader{R: lr.R, N: min(lr.N, size)}
+		start := time.Now()
+		c.Conn.SetWriteDeadline(start.Add(c.wto))
 		n, err := rf.ReadFrom(chunk)
 		total += n
 		lr.N -= n
 		if err != nil || chunk.N > 0 { // failed, or the reader ended first
 			return total, err
+		}
+		// A client that keeps up gets larger pieces: fewer sendfile calls.
+		if size < maxWriteChunk && time.Since(start) < c.wto/4 {
+			size *= 2
 		}
 	}
 	return total, nil
