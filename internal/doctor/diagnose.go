@@ -29,8 +29,13 @@ type facts struct {
 	// fallback is true when resolved was made up after resolution failed
 	// (loopback for *.localhost, as browsers do).
 	fallback bool
+	// literal is true when the target named an IP address itself.
+	literal bool
+	// bindV6Only is net.ipv6.bindv6only ("0", "1", or "" when unknown).
+	bindV6Only string
 
 	listeners []sockets.Socket // listening sockets on the target's port
+	invErr    error            // why the inventory could not be read
 	all       []sockets.Socket // every listener, read only when something failed
 	local     func(netip.Addr) bool
 	attempts  []Attempt
@@ -44,10 +49,15 @@ type facts struct {
 
 // Diagnose finds out whether target can be reached and, if not, why.
 // It never takes much longer than opts.Timeout: every connection attempt
-// is bounded by it, and the attempts run side by side.
-func Diagnose(ctx context.Context, env *Env, t ports.Target, opts *Options) *Report {
+// is bounded by it, and the attempts run side by side. The error is
+// non-nil when the socket inventory could not be read; the report then
+// rests on the connection attempts alone.
+func Diagnose(ctx context.Context, env *Env, t ports.Target, opts *Options) (*Report, error) {
 	f := gather(ctx, env, t, opts)
-	return report(f)
+	if f.invErr != nil {
+		return report(f), fmt.Errorf("reading the socket inventory: %w", f.invErr)
+	}
+	return report(f), nil
 }
 
 // gather collects the facts about t through env.
@@ -56,19 +66,26 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// Leave a quarter of the time for what follows a timed-out attempt
-	// (reading the firewall, the protocol probe).
+	// (reading the firewall, the protocol probe), counted from the start:
+	// the inventory read before connecting comes out of the attempts'
+	// share, not the firewall's.
 	dialTimeout := timeout * 3 / 4
+	dialDeadline := time.Now().Add(dialTimeout)
 
 	f := &facts{target: t, name: t.String(), timeout: dialTimeout, states: map[int]string{}}
 	f.local = localAddrSet(env)
 
-	var wg sync.WaitGroup
-	var invErr error
-	wg.Add(1)
+	// The inventory is read before any connection is made: a server that
+	// forks per connection (PostgreSQL's backends) hands its listening
+	// socket to the child for a moment, and doctor's own probe would show
+	// up as a listener owner.
+	// The name is resolved meanwhile.
+	inventory := make(chan struct{})
 	go func() {
-		defer wg.Done()
+		defer close(inventory)
+		// An unreadable inventory leaves listeners empty; attempts still tell.
 		socks, err := env.Inventory(ctx, t.Port)
-		invErr = err
+		f.invErr = err
 		for _, s := range socks {
 			if s.State.Listening() && string(s.Proto) == t.Proto {
 				f.listeners = append(f.listeners, s)
@@ -78,18 +95,19 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 
 	switch {
 	case t.Host == "":
-		wg.Wait() // a bare port: connect where the listeners are
+		<-inventory // a bare port: connect where the listeners are
 		f.resolved = listenerAddrs(f.listeners)
 	default:
 		if a, err := netip.ParseAddr(strings.SplitN(t.Host, "%", 2)[0]); err == nil {
 			f.resolved = []netip.Addr{a.Unmap()}
+			f.literal = true
 		} else {
 			addrs, err := env.Resolve(ctx, t.Host)
 			f.resolved, f.resolveErr = addrs, err
 			if len(addrs) == 0 && f.resolveErr == nil {
 				f.resolveErr = errors.New("no addresses")
 			}
-			if f.resolveErr != nil && isLocalhostName(t.Host) {
+			if f.resolveErr != nil && ports.IsLocalhost(t.Host) {
 				// Browsers resolve *.localhost to loopback themselves
 				// (RFC 6761 section 6.3): look at what they would reach.
 				f.resolved = []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}
@@ -98,19 +116,26 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 		}
 	}
 
+	<-inventory
+	if env.Sysctl != nil {
+		if v, err := env.Sysctl("net/ipv6/bindv6only"); err == nil {
+			f.bindV6Only = strings.TrimSpace(v)
+		}
+	}
+
+	var wg sync.WaitGroup
 	if t.Proto == "tcp" {
 		f.attempts = make([]Attempt, len(f.resolved))
 		for i, a := range f.resolved {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				f.attempts[i] = dial(ctx, env, netip.AddrPortFrom(a, t.Port), dialTimeout)
+				f.attempts[i] = dial(ctx, env, netip.AddrPortFrom(a, t.Port), time.Until(dialDeadline))
 				f.attempts[i].Local = f.local(a)
 			}()
 		}
 	}
 	wg.Wait()
-	_ = invErr // an unreadable inventory leaves listeners empty; attempts still tell
 
 	for _, s := range f.listeners {
 		for _, p := range s.Owners {
@@ -149,17 +174,12 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 	if t.URL != nil {
 		for _, a := range f.attempts {
 			if a.Result == Connected {
-				f.http = probeHTTP(ctx, env, t, a.Addr)
+				f.http = probeHTTP(ctx, env, t, a.Addr, f.coveringListener(a.Addr.Addr()))
 				break
 			}
 		}
 	}
 	return f
-}
-
-func isLocalhostName(h string) bool {
-	h = strings.ToLower(strings.TrimSuffix(h, "."))
-	return h == "localhost" || strings.HasSuffix(h, ".localhost")
 }
 
 func localAddrSet(env *Env) func(netip.Addr) bool {
@@ -230,19 +250,6 @@ func classifyDialError(err error) Result {
 	return Failed
 }
 
-// covers reports whether listener s accepts connections to local address a.
-func covers(s *sockets.Socket, a netip.Addr) bool {
-	la := s.Local.Addr().Unmap()
-	a = a.Unmap()
-	if la.IsUnspecified() {
-		if la.Is4() {
-			return a.Is4()
-		}
-		return a.Is6() || !s.V6Only
-	}
-	return la == a
-}
-
 // report runs the checks over f and sums them up.
 func report(f *facts) *Report {
 	// Empty lists, not null, in JSON: scripts index them without checks.
@@ -286,8 +293,8 @@ func report(f *facts) *Report {
 		// No check explained the failure: say what happened rather than
 		// call a target healthy that nothing could connect to.
 		a := f.attempts[0]
-		r.Findings = append(r.Findings, Finding{ID: IDUnreachable, Severity: High, Addr: fmtAddr(a.Addr),
-			Title:    fmt.Sprintf("cannot connect to %s: %s", fmtAddr(a.Addr), a.Error),
+		r.Findings = append(r.Findings, Finding{ID: IDUnreachable, Severity: High, Addr: sockets.FormatAddr(a.Addr),
+			Title:    fmt.Sprintf("cannot connect to %s: %s", sockets.FormatAddr(a.Addr), a.Error),
 			Evidence: attemptLines(f.attempts),
 			Fix:      fmt.Sprintf("check the route and the address: `ip route get %s`", a.Addr.Addr()),
 		})
@@ -313,7 +320,7 @@ func verdict(f *facts, r *Report) string {
 	if r.OK {
 		for _, a := range f.attempts {
 			if a.Result == Connected {
-				return fmt.Sprintf("connected to %s in %s", fmtAddr(a.Addr), fmtDuration(a.Duration))
+				return fmt.Sprintf("connected to %s in %s", sockets.FormatAddr(a.Addr), fmtDuration(a.Duration))
 			}
 		}
 		if len(f.listeners) > 0 {
@@ -342,7 +349,7 @@ func fmtDuration(d time.Duration) string {
 func attemptLines(as []Attempt) []string {
 	var out []string
 	for _, a := range as {
-		out = append(out, fmt.Sprintf("connection to %s %s", fmtAddr(a.Addr), resultWords(a)))
+		out = append(out, fmt.Sprintf("connection to %s %s", sockets.FormatAddr(a.Addr), resultWords(a)))
 	}
 	return out
 }

@@ -249,28 +249,27 @@ func IsAddrInUse(err error) bool {
 	return errors.Is(err, syscall.EADDRINUSE) || isAddrInUseOS(err)
 }
 
-// owners names the processes listening on TCP port, each once; none when
-// the inventory cannot say within 2 seconds.
+// owners names the processes listening on TCP port (Holders), each once;
+// none when the inventory cannot say within 2 seconds.
 func owners(ctx context.Context, take func(context.Context, sockets.Filter) (*sockets.Snapshot, error), port int) []Owner {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	snap, err := take(ctx, sockets.Filter{Port: uint16(port), TCP: true})
-	if err != nil || snap == nil {
+	h, err := Holders(ctx, take, Target{Port: uint16(port), Proto: "tcp"}, nil)
+	if err != nil {
 		return nil
 	}
-	var hs []Owner
-	for i := range snap.Sockets {
-		s := &snap.Sockets[i]
+	var found []Owner
+	for _, s := range h.Sockets {
 		if s.State != sockets.Listen {
 			continue
 		}
 		for _, p := range s.Owners {
-			if !slices.ContainsFunc(hs, func(h Owner) bool { return h.PID == p.PID }) {
-				hs = append(hs, Owner{PID: p.PID, Name: p.Name})
+			if !slices.ContainsFunc(found, func(o Owner) bool { return o.PID == p.PID }) {
+				found = append(found, Owner{PID: p.PID, Name: p.Name})
 			}
 		}
 	}
-	return hs
+	return found
 }
 
 // excludedRanges returns the TCP ranges the OS keeps from programs; none
