@@ -130,6 +130,7 @@ Run without a command, it lists listening sockets, like 'homeport ports'.`,
 		NewCmdKill(f, nil),
 		NewCmdFree(f, nil),
 		NewCmdWait(f, nil),
+		NewCmdCheck(f, nil),
 		newCmdVersion(f),
 	)
 	return root
