@@ -131,6 +131,7 @@ Run without a command, it lists listening sockets, like 'homeport ports'.`,
 		NewCmdFree(f, nil),
 		NewCmdWait(f, nil),
 		NewCmdCheck(f, nil),
+		NewCmdTop(f, nil),
 		newCmdVersion(f),
 	)
 	return root
