@@ -119,6 +119,15 @@ func TestTopInTmux(t *testing.T) {
 	ln.Close()
 	s.waitFor(fmt.Sprintf("the row of port %d to go", port), func(sc string) bool { return !rowOf(port).MatchString(sc) })
 
+	// Resized to 80×24, the table is drawn again to fit.
+	s.run("resize-window", "-x", "80", "-y", "24")
+	s.waitFor("the table at 80×24", func(sc string) bool {
+		lines := strings.Split(strings.TrimRight(sc, "\n"), "\n")
+		return len(lines) == 24 && strings.Contains(lines[1], "PORT") && strings.Contains(lines[1], "EXPOSURE") &&
+			strings.HasPrefix(lines[23], "/ filter")
+	})
+	s.run("resize-window", "-x", "120", "-y", "30")
+
 	// A listener of a child process: filter for it, stop it with K and y.
 	victim := int(freePort(t))
 	h := startHelper(t, "listen", fmt.Sprintf("127.0.0.1:%d", victim))
@@ -159,4 +168,16 @@ func TestTopInTmux(t *testing.T) {
 	s.keys("echo typed-$((40+2))")
 	s.key("Enter")
 	s.waitFor("the shell to echo", func(sc string) bool { return strings.Contains(sc, "typed-42") })
+
+	// Ctrl-C quits as q does, with status 0.
+	s.keys("clear; " + bin + " top; echo top-ended-$?")
+	s.key("Enter")
+	s.waitFor("the table again", func(sc string) bool { return strings.Contains(sc, "homeport top ·") })
+	s.key("C-c")
+	s.waitFor("the shell after ctrl+c", func(sc string) bool {
+		return !strings.Contains(sc, "homeport top ·") && strings.Contains(sc, "top-ended-0")
+	})
+	if alt := strings.TrimSpace(s.run("display-message", "-p", "#{alternate_on} #{cursor_flag}")); alt != "0 1" {
+		t.Errorf("after ctrl+c: alternate_on, cursor_flag = %s; want 0 1", alt)
+	}
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/google/go-cmp/cmp"
 
+	"homeport/internal/doctor"
+	"homeport/internal/ports"
 	"homeport/internal/procs"
 	"homeport/internal/sockets"
 	"homeport/internal/stop"
@@ -468,5 +470,38 @@ func TestPanelsAndQuit(t *testing.T) {
 	typeKeys(m, "/")
 	if cmd := typeKeys(m, "q"); cmd != nil || m.filter != "q" {
 		t.Errorf("q in the filter: command %v, filter %q; want the letter typed", cmd, m.filter)
+	}
+}
+
+func TestDoctorPanel(t *testing.T) {
+	var asked []string
+	m := newTestModel(t, &Options{Doctor: func(ctx context.Context, tg ports.Target) *doctor.Report {
+		asked = append(asked, tg.String())
+		return &doctor.Report{Target: tg.String(), Findings: []doctor.Finding{{Severity: doctor.High,
+			Title: "listening on 0.0.0.0 only, not on ::1", Evidence: []string{"localhost resolves to ::1 first"},
+			Fix: "bind [::] or 127.0.0.1 and ::1"}}}
+	}}, 120, 30, postgres, listener("198.18.0.5:8443", 7, proc(9, "caddy", "root")))
+	cmd := typeKeys(m, "d")
+	if m.mode != modeDoctor || cmd == nil {
+		t.Fatalf("d: mode %v; want the doctor's panel and a command", m.mode)
+	}
+	if text := strings.Join(screen(m), "\n"); !strings.Contains(text, "checking") {
+		t.Errorf("before the verdict the panel says:\n%s", text)
+	}
+	m.Update(cmd())
+	text := strings.Join(screen(m), "\n")
+	for _, want := range []string{"homeport doctor 5432", "✗ listening on 0.0.0.0 only, not on ::1",
+		"localhost resolves to ::1 first", "fix: bind [::] or 127.0.0.1 and ::1"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("doctor panel lacks %q:\n%s", want, text)
+		}
+	}
+	// A listener bound to one address is diagnosed on that address.
+	typeKeys(m, "esc", "j")
+	if cmd := typeKeys(m, "d"); cmd != nil {
+		m.Update(cmd())
+	}
+	if want := []string{"5432", "198.18.0.5:8443"}; !cmp.Equal(asked, want) {
+		t.Errorf("doctor asked about %q; want %q", asked, want)
 	}
 }

@@ -515,12 +515,21 @@ func ownerText(s *sockets.Socket) string {
 	return fmt.Sprintf("%s (%s %s)", oneLine.Replace(s.NamesText()), word, s.PIDsText())
 }
 
-// doctorTarget is what to diagnose for a listener: its port on localhost,
-// or on its own address when it is bound to one.
+// doctorTarget is what to diagnose for a listener, as `homeport doctor`
+// would be asked: its port (on localhost), or its own address when it is
+// bound to one; "/udp" for UDP.
 func doctorTarget(s *sockets.Socket) ports.Target {
-	t := ports.Target{Port: s.Port(), Proto: string(s.Proto)}
+	text := strconv.Itoa(int(s.Port()))
 	if a := s.Local.Addr().Unmap(); !a.IsUnspecified() && !a.IsLoopback() {
-		t.Host = a.String()
+		text = sockets.FormatAddr(s.Local)
+	}
+	if s.Proto == sockets.UDP {
+		text += "/udp"
+	}
+	t, err := ports.ParseTarget(text)
+	if err != nil {
+		// Not reached: the text is made of a valid address and port.
+		return ports.Target{Port: s.Port(), Proto: string(s.Proto)}
 	}
 	return t
 }
