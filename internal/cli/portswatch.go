@@ -39,8 +39,12 @@ func portsWatch(ctx context.Context, opts *PortsOptions) error {
 			return err
 		}
 	}
-	p := watch.New(watch.Options{Interval: opts.Interval, Filter: opts.filter(), Take: opts.Factory.Take})
-	w := &watchWriter{io: opts.IO, out: bufio.NewWriter(opts.IO.Out), json: opts.JSON, owners: !opts.NoOwners}
+	filter := opts.filter()
+	// The poller's own sockets.Tracker, not Factory.Take: it keeps the
+	// owners it found between polls instead of reading every process's
+	// files each time.
+	p := watch.New(watch.Options{Interval: opts.Interval, Filter: filter})
+	w := &watchWriter{io: opts.IO, out: bufio.NewWriter(opts.IO.Out), json: opts.JSON, owners: !filter.NoOwners}
 	err := p.Stream(ctx, watch.StreamOptions{
 		Keep:  opts.keeper(),
 		Start: w.start,

@@ -2,6 +2,7 @@ package top
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -239,8 +240,10 @@ func (m *model) titleLine() string {
 			dir = "↓"
 		}
 		parts = append(parts, "sort "+strings.ToLower(columnNames[m.sortBy])+" "+dir)
-		if m.hidden > 0 {
-			parts = append(parts, paint(styleFaint, fmt.Sprintf("%d owners hidden (run as root)", m.hidden)))
+		// As root, what stays hidden (another PID namespace's
+		// processes) sudo would not show either.
+		if m.hidden > 0 && os.Geteuid() > 0 {
+			parts = append(parts, paint(styleFaint, fmt.Sprintf("%d owners hidden (run with sudo)", m.hidden)))
 		}
 	}
 	return ansi.Truncate(strings.Join(parts, " · "), m.width, "…")
