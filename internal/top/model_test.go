@@ -319,9 +319,12 @@ func TestKillWithoutOwner(t *testing.T) {
 
 func TestResize(t *testing.T) {
 	long := listener("[::]:8080", 4, proc(5000, "java", "dev", strings.Split(strings.Repeat("-Dprop=value ", 30), " ")...))
+	workers := listener("[::]:8443", 5, proc(3464, "nginx", "www-data", "nginx: master process"))
+	workers.Owners = append(workers.Owners, proc(3467, "nginx", "www-data"))
+	longName := listener("127.0.0.1:9000", 6, proc(123456, "prometheus-node", "prometheus"))
 	sizes := []struct{ w, h int }{{80, 24}, {120, 30}, {200, 50}, {40, 10}}
 	for _, sz := range sizes {
-		m := newTestModel(t, nil, 100, 20, node, postgres, redis, long)
+		m := newTestModel(t, nil, 100, 20, node, postgres, redis, long, workers, longName)
 		m.Update(tea.WindowSizeMsg{Width: sz.w, Height: sz.h})
 		lines := screen(m)
 		if len(lines) != sz.h {
@@ -340,7 +343,7 @@ func TestResize(t *testing.T) {
 		}
 		switch sz.w {
 		case 80:
-			for _, col := range []string{"ADDRESS", "EXPOSURE", "PID"} {
+			for _, col := range []string{"PROTO", "ADDRESS", "EXPOSURE", "PID"} {
 				if !strings.Contains(header, col) {
 					t.Errorf("80 columns: header %q lacks %s", header, col)
 				}

@@ -41,10 +41,16 @@ var columnNames = [numColumns]string{"PORT", "PROTO", "ADDRESS", "EXPOSURE", "PR
 // does not push the others off the screen; 0: no cap.
 var maxWidth = [numColumns]int{colAddress: 39, colExposure: 22, colProcess: 20, colPID: 13, colUser: 12}
 
-// dropOrder is the order columns go in when the terminal is too narrow for
-// all of them (the command goes first of all, when it has under
-// minCommand cells).
-var dropOrder = []column{colUp, colUser, colProto, colPID, colExposure}
+// When the terminal is too narrow for every column, the command goes first
+// (it gets what the others leave, if that is at least minCommand), then
+// the columns of dropFirst; then the columns of minWidth are cut, down to
+// their minimum, the one with the most to spare first; then those of
+// dropLast go.
+var (
+	dropFirst = []column{colUp, colUser}
+	minWidth  = [numColumns]int{colAddress: 9, colExposure: 14, colProcess: 8, colPID: 5}
+	dropLast  = []column{colProto, colPID, colExposure, colAddress}
+)
 
 const (
 	minCommand = 10
@@ -134,12 +140,13 @@ func fit(texts [][numColumns]string, width int) layout {
 			w[c] = min(w[c], max(maxWidth[c], ansi.StringWidth(columnNames[c])))
 		}
 	}
-	shown := [numColumns]bool{}
+	var shown [numColumns]bool
 	for c := range numColumns {
 		shown[c] = true
 	}
+	// used is the width of the shown columns but the command.
 	used := func() int {
-		n := gutter
+		n := gutter - sep
 		for c := range colCommand {
 			if shown[c] {
 				n += w[c] + sep
@@ -147,31 +154,34 @@ func fit(texts [][numColumns]string, width int) layout {
 		}
 		return n
 	}
-	for _, c := range dropOrder {
-		if used()+minCommand <= width {
+	if room := width - used() - sep; room >= minCommand {
+		w[colCommand] = min(w[colCommand], room)
+	} else {
+		shown[colCommand] = false
+	}
+	for _, c := range dropFirst {
+		if used() <= width {
 			break
 		}
 		shown[c] = false
 	}
-	room := width - used()
-	if room < minCommand {
-		// Still too narrow: drop the command, then cut the widest of
-		// what is left.
-		shown[colCommand] = false
-		for over := used() - sep - width; over > 0; over = used() - sep - width {
-			wide := colProcess
-			for _, c := range []column{colAddress, colExposure, colProcess} {
-				if shown[c] && w[c] > w[wide] {
-					wide = c
-				}
+	for used() > width {
+		wide, slack := column(-1), 0
+		for c := range numColumns {
+			if shown[c] && minWidth[c] > 0 && w[c]-minWidth[c] > slack {
+				wide, slack = c, w[c]-minWidth[c]
 			}
-			if w[wide] <= 4 {
-				break
-			}
-			w[wide] = max(4, w[wide]-over)
 		}
-	} else {
-		w[colCommand] = min(w[colCommand], room)
+		if wide < 0 {
+			break
+		}
+		w[wide]-- // a cell at a time from the one with the most to spare
+	}
+	for _, c := range dropLast {
+		if used() <= width {
+			break
+		}
+		shown[c] = false
 	}
 	var l layout
 	for c := range numColumns {
@@ -199,7 +209,7 @@ func (m *model) View() tea.View {
 	case modeDoctor:
 		body = m.doctorLines()
 	case modeHelp:
-		body = helpLines()
+		body = m.helpLines()
 	default:
 		body = m.tableLines()
 	}
@@ -368,7 +378,7 @@ func (m *model) statusLine() string {
 func (m *model) wrapLines(indent, text string) []string {
 	w := max(10, m.width-ansi.StringWidth(indent))
 	var out []string
-	for line := range strings.SplitSeq(ansi.Hardwrap(text, w, true), "\n") {
+	for line := range strings.SplitSeq(ansi.Wrap(text, w, ""), "\n") {
 		out = append(out, indent+line)
 	}
 	return out
@@ -490,14 +500,14 @@ var helpKeys = [][2]string{
 	{"q  ctrl+c", "quit"},
 }
 
-func helpLines() []string {
+func (m *model) helpLines() []string {
 	lines := []string{paint(styleBold, "keys"), ""}
 	for _, k := range helpKeys {
-		lines = append(lines, fmt.Sprintf("  %-14s %s", k[0], k[1]))
+		lines = append(lines, ansi.Truncate(fmt.Sprintf("  %-14s %s", k[0], k[1]), m.width, "…"))
 	}
-	return append(lines, "",
-		"  new listeners are green (+) for a few seconds, closed ones red (-) before they go;",
-		"  an exposure in yellow is a listener other machines may reach.")
+	lines = append(lines, "")
+	return append(lines, m.wrapLines("  ", "New listeners are green (+) for a few seconds, closed ones red (-) before they go; "+
+		"an exposure in yellow is a listener other machines may reach.")...)
 }
 
 // portName is "tcp 127.0.0.1:3000".
