@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -117,13 +115,16 @@ and "change" (with "previous").`,
 	return cmd
 }
 
-// filter is the part of the flags the inventory applies itself.
+// filter is the inventory filter the flags ask for.
 func (opts *PortsOptions) filter() sockets.Filter {
-	filter := sockets.Filter{TCP: opts.TCP, UDP: opts.UDP, All: opts.All, PIDs: opts.PIDs}
-	needOwners := opts.Process != "" || !opts.NoOwners
-	filter.NoOwners = !needOwners
-	if len(opts.Ports) == 1 {
-		filter.Port = uint16(opts.Ports[0])
+	filter := sockets.Filter{TCP: opts.TCP, UDP: opts.UDP, All: opts.All, PIDs: opts.PIDs,
+		Exposed: opts.Exposed, User: opts.User, Process: opts.Process,
+		NoOwners: opts.NoOwners && opts.Process == ""}
+	for _, p := range opts.Ports {
+		filter.Ports = append(filter.Ports, uint16(p))
+	}
+	if len(filter.Ports) == 1 {
+		filter.Port = filter.Ports[0] // the backend reads that one port only
 	}
 	return filter
 }
@@ -141,7 +142,7 @@ func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 			fmt.Fprintf(opts.IO.Err, "homeport: %v\n", snap.Fallback)
 		}
 	}
-	socks := filterSockets(snap.Sockets, opts)
+	socks := snap.Sockets
 	if len(socks) == 0 && opts.User != "" {
 		// Nothing of that user: say so when there is no such user.
 		if err := checkUser(opts.User); err != nil {
@@ -178,36 +179,6 @@ func inventoryError(err error) error {
 		Hint: "run 'homeport ports --verbose' to see which source failed"}
 }
 
-// filterSockets applies the filters the kernel query could not, in place.
-func filterSockets(in []sockets.Socket, opts *PortsOptions) []sockets.Socket {
-	out := in[:0]
-	keep := opts.keeper()
-	for i := range in {
-		if keep(&in[i]) {
-			out = append(out, in[i])
-		}
-	}
-	return out
-}
-
-// keeper returns the test of the filters the kernel query could not apply.
-func (opts *PortsOptions) keeper() func(*sockets.Socket) bool {
-	proc := strings.ToLower(opts.Process)
-	return func(s *sockets.Socket) bool {
-		switch {
-		case len(opts.Ports) > 1 && !slices.Contains(opts.Ports, int(s.Port())):
-			return false
-		case opts.Exposed && !s.Exposed():
-			return false
-		case opts.User != "" && !matchUser(s, opts.User):
-			return false
-		case proc != "" && !matchProcess(s, proc):
-			return false
-		}
-		return true
-	}
-}
-
 // checkUser refuses a --user that names nobody on this system, with the
 // name that was probably meant: "no sockets match" would hide the typo.
 func checkUser(name string) error {
@@ -224,39 +195,6 @@ func checkUser(name string) error {
 	// Any other error is a user database that could not be read: filter
 	// by the name as given rather than refuse.
 	return nil
-}
-
-func matchUser(s *sockets.Socket, u string) bool {
-	if uid, err := strconv.Atoi(u); err == nil {
-		if s.UID == uid {
-			return true
-		}
-		for _, p := range s.Owners {
-			if p.UID == uid {
-				return true
-			}
-		}
-		return false
-	}
-	if userOf(s) == u {
-		return true
-	}
-	for _, p := range s.Owners {
-		if p.User == u {
-			return true
-		}
-	}
-	return false
-}
-
-func matchProcess(s *sockets.Socket, lowerName string) bool {
-	for _, p := range s.Owners {
-		if strings.Contains(strings.ToLower(p.Name), lowerName) ||
-			strings.Contains(strings.ToLower(p.Command()), lowerName) {
-			return true
-		}
-	}
-	return false
 }
 
 // printSocketTable prints sockets as the `ports` table.

@@ -12,17 +12,18 @@ import (
 	"syscall"
 	"time"
 
+	"homeport/internal/api"
 	"homeport/internal/sockets"
 	"homeport/internal/watch"
 )
 
-// jsonEvent is one line of `ports --watch --json`. Field names are
-// documented in README.md, like jsonSocket's.
+// jsonEvent is one line of `ports --watch --json`: the daemon's event
+// (api.Event, whose "event" is also "listening" here for the sockets there
+// at the start) with the time of the inventory that saw it. Field names are
+// documented in README.md.
 type jsonEvent struct {
-	Event    string      `json:"event"` // "listening" (there at the start), "open", "close", "change"
-	Time     time.Time   `json:"time"`  // when the inventory that saw it was taken
-	Socket   jsonSocket  `json:"socket"`
-	Previous *jsonSocket `json:"previous,omitempty"` // for "change": the socket with its old owners
+	api.Event
+	At time.Time `json:"at"`
 }
 
 // portsWatch prints the listeners, then each change, until Ctrl-C or until
@@ -46,7 +47,7 @@ func portsWatch(ctx context.Context, opts *PortsOptions) error {
 	p := watch.New(watch.Options{Interval: opts.Interval, Filter: filter})
 	w := &watchWriter{io: opts.IO, out: bufio.NewWriter(opts.IO.Out), json: opts.JSON, owners: !filter.NoOwners}
 	err := p.Stream(ctx, watch.StreamOptions{
-		Keep:  opts.keeper(),
+		Keep:  filter.Match, // the poller's tracker leaves it to its caller
 		Start: w.start,
 		Event: w.event,
 		OnError: func(err error) {
@@ -121,7 +122,7 @@ func (w *watchWriter) writeJSON(kind string, at time.Time, s, prev *sockets.Sock
 	if w.enc == nil {
 		w.enc = json.NewEncoder(w.out)
 	}
-	e := jsonEvent{Event: kind, Time: at, Socket: toJSONSocket(s)}
+	e := jsonEvent{Event: api.Event{Event: kind, Socket: toJSONSocket(s)}, At: at}
 	if prev != nil {
 		p := toJSONSocket(prev)
 		e.Previous = &p

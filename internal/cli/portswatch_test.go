@@ -30,13 +30,19 @@ func TestPortsWatchJSONPipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := make(chan jsonEvent)
+	// A line as a reader sees it.
+	type line struct {
+		Event  string     `json:"event"`
+		At     time.Time  `json:"at"`
+		Socket jsonSocket `json:"socket"`
+	}
+	lines := make(chan line)
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(out)
 		sc.Buffer(nil, 1<<20)
 		for sc.Scan() {
-			var e jsonEvent
+			var e line
 			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 				t.Errorf("a line is not JSON: %v: %q", err, sc.Text())
 				return
@@ -44,7 +50,7 @@ func TestPortsWatchJSONPipe(t *testing.T) {
 			lines <- e
 		}
 	}()
-	next := func(within time.Duration) jsonEvent {
+	next := func(within time.Duration) line {
 		t.Helper()
 		select {
 		case e, ok := <-lines:
@@ -55,12 +61,12 @@ func TestPortsWatchJSONPipe(t *testing.T) {
 		case <-time.After(within):
 			t.Fatalf("no event within %v; stderr: %s", within, stderr.String())
 		}
-		return jsonEvent{}
+		return line{}
 	}
-	want := func(e jsonEvent, kind string, port uint16) {
+	want := func(e line, kind string, port uint16) {
 		t.Helper()
-		if e.Event != kind || e.Socket.Port != port {
-			t.Fatalf("got %s of port %d; want %s of port %d", e.Event, e.Socket.Port, kind, port)
+		if e.Event != kind || e.Socket.Port != port || e.At.IsZero() {
+			t.Fatalf("got %s of port %d at %v; want %s of port %d, with its time", e.Event, e.Socket.Port, e.At, kind, port)
 		}
 	}
 

@@ -74,7 +74,7 @@ func topRun(ctx context.Context, opts *TopOptions) error {
 		Exposed:  opts.Exposed,
 		Take:     f.Take,
 		Kill:     eng.Free,
-		Doctor: func(ctx context.Context, t ports.Target) *doctor.Report {
+		Doctor: func(ctx context.Context, t ports.Target) (*doctor.Report, error) {
 			return doctor.Diagnose(ctx, env, t, &doctor.Options{Timeout: 3 * time.Second})
 		},
 		In:  io.In,

@@ -126,9 +126,12 @@ func (t *trackerState) fill(ctx context.Context, socks []Socket) error {
 	if first {
 		t.hidden = hidden
 	}
-	if !first && t.hasUnknown(socks, sc) {
+	if unknown := t.unknown(socks, sc); !first && unknown > 0 {
 		// A socket no known process holds: an old process opened it. Read
-		// every process not read above.
+		// the processes not read above, newest first, until every such
+		// socket has an owner. Stopping there misses no owner but one that
+		// got the socket over a Unix socket (SCM_RIGHTS): a process that
+		// shares it through fork is new, and was read above.
 		rest := make([]int, 0, len(pids))
 		isFresh := make(map[int]bool, len(fresh))
 		for _, pid := range fresh {
@@ -140,14 +143,18 @@ func (t *trackerState) fill(ctx context.Context, socks []Socket) error {
 			}
 		}
 		index()
-		got, h, err := scanPIDs(ctx, sc, rest)
+		base := sc.found.Load()
+		done := func() bool { return sc.found.Load()-base >= int64(unknown) }
+		got, h, n, err := scanNewestFirst(ctx, sc, rest, done)
 		if err != nil {
 			return err
 		}
 		hits = append(hits, got...)
-		t.scanned += len(rest)
-		t.hidden = hidden + h
-		t.full = true
+		t.scanned += n
+		if n == len(rest) {
+			t.hidden = hidden + h
+			t.full = true
+		}
 	}
 
 	orphans := make(map[uint64]bool)
@@ -163,16 +170,17 @@ func (t *trackerState) fill(ctx context.Context, socks []Socket) error {
 	return nil
 }
 
-// hasUnknown reports whether a socket has no owner and was not already
+// unknown counts the sockets that have no owner and were not already
 // ownerless at the last full scan (held by the kernel, or by a process
 // outside this PID namespace or of another user).
-func (t *trackerState) hasUnknown(socks []Socket, sc *fdScan) bool {
+func (t *trackerState) unknown(socks []Socket, sc *fdScan) int {
+	n := 0
 	for i := range socks {
 		if ino := socks[i].Inode; ino != 0 && !sc.owned[i].Load() && !t.orphans[ino] {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 func (t *trackerState) stat(pid int) (procs.Stat, bool) {
@@ -309,4 +317,51 @@ func scanPIDs(ctx context.Context, sc *fdScan, pids []int) ([]ownerHit, int, err
 		n += denied[w]
 	}
 	return hits, n, nil
+}
+
+// scanNewestFirst reads the fd directories of pids from the newest (highest
+// pid) down, with a few goroutines, until done reports true. It returns the
+// hits, how many directories could not be read for lack of permission, and
+// how many processes were read.
+func scanNewestFirst(ctx context.Context, sc *fdScan, pids []int, done func() bool) ([]ownerHit, int, int, error) {
+	if len(pids) == 0 || len(sc.want) == 0 {
+		return nil, 0, 0, nil
+	}
+	workers := min(runtime.GOMAXPROCS(0), 4, len(pids))
+	q := &pidQueue{pids: pids, hi: len(pids)}
+	results := make([][]ownerHit, workers)
+	denied := make([]int, workers)
+	read := make([]int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := newFDReader()
+			for ctx.Err() == nil && !done() {
+				pid, ok := q.take(true)
+				if !ok {
+					return
+				}
+				var d bool
+				results[w], d = r.scan(sc, pid, results[w])
+				read[w]++
+				if d {
+					denied[w]++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, 0, 0, err
+	}
+	var hits []ownerHit
+	nd, nr := 0, 0
+	for w := range workers {
+		hits = append(hits, results[w]...)
+		nd += denied[w]
+		nr += read[w]
+	}
+	return hits, nd, nr, nil
 }

@@ -39,6 +39,7 @@ type (
 	doctorMsg struct {
 		port uint16
 		rep  *doctor.Report
+		err  error
 	}
 )
 
@@ -118,7 +119,8 @@ type model struct {
 	connsErr   error
 	connsReady bool
 	doctorRep  *doctor.Report
-	busy       bool // a kill is running
+	doctorErr  error // the doctor could not read the inventory
+	busy       bool  // a kill is running
 
 	status     string
 	statusKind statusKind
@@ -161,7 +163,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case doctorMsg:
 		if m.mode == modeDoctor && m.target != nil && m.target.Port() == msg.port {
-			m.doctorRep = msg.rep
+			m.doctorRep, m.doctorErr = msg.rep, msg.err
 		}
 	case tea.KeyPressMsg:
 		return m.key(msg)
@@ -535,7 +537,10 @@ func (m *model) doctor() tea.Cmd {
 		return nil
 	}
 	s := r.sock
-	m.target, m.mode, m.doctorRep = &s, modeDoctor, nil
+	m.target, m.mode, m.doctorRep, m.doctorErr = &s, modeDoctor, nil, nil
 	ctx, diagnose, t := m.ctx, m.opts.Doctor, doctorTarget(&s)
-	return func() tea.Msg { return doctorMsg{port: s.Port(), rep: diagnose(ctx, t)} }
+	return func() tea.Msg {
+		rep, err := diagnose(ctx, t)
+		return doctorMsg{port: s.Port(), rep: rep, err: err}
+	}
 }

@@ -478,11 +478,11 @@ func TestPanelsAndQuit(t *testing.T) {
 
 func TestDoctorPanel(t *testing.T) {
 	var asked []string
-	m := newTestModel(t, &Options{Doctor: func(ctx context.Context, tg ports.Target) *doctor.Report {
+	m := newTestModel(t, &Options{Doctor: func(ctx context.Context, tg ports.Target) (*doctor.Report, error) {
 		asked = append(asked, tg.String())
 		return &doctor.Report{Target: tg.String(), Findings: []doctor.Finding{{Severity: doctor.High,
 			Title: "listening on 0.0.0.0 only, not on ::1", Evidence: []string{"localhost resolves to ::1 first"},
-			Fix: "bind [::] or 127.0.0.1 and ::1"}}}
+			Fix: "bind [::] or 127.0.0.1 and ::1"}}}, nil
 	}}, 120, 30, postgres, listener("198.18.0.5:8443", 7, proc(9, "caddy", "root")))
 	cmd := typeKeys(m, "d")
 	if m.mode != modeDoctor || cmd == nil {

@@ -46,9 +46,10 @@ type Options struct {
 	// Kill frees a port (stop.Engine.Free); nil: the K key says it cannot.
 	Kill func(ctx context.Context, req stop.Request) (*stop.Report, error)
 
-	// Doctor diagnoses a target (doctor.Diagnose); nil: the d key says it
-	// cannot.
-	Doctor func(ctx context.Context, t ports.Target) *doctor.Report
+	// Doctor diagnoses a target (doctor.Diagnose: its error says the
+	// inventory could not be read, and the report rests on connection
+	// attempts alone); nil: the d key says it cannot.
+	Doctor func(ctx context.Context, t ports.Target) (*doctor.Report, error)
 
 	// In and Out are the terminal; Env its environment (TERM, NO_COLOR),
 	// from which the colours are chosen.

@@ -452,6 +452,10 @@ func (m *model) doctorLines() []string {
 	if rep == nil {
 		return append(lines, paint(styleFaint, "checking…"))
 	}
+	if m.doctorErr != nil {
+		lines = append(lines, m.wrapLines("", paint(styleError, "could not read the sockets: "+m.doctorErr.Error()+
+			"; this verdict rests on the connection attempts alone"))...)
+	}
 	if rep.OK {
 		lines = append(lines, paint(styleOK, "✓ ")+rep.Target+" — "+rep.Verdict)
 	}

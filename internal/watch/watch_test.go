@@ -250,9 +250,14 @@ func BenchmarkPoll(b *testing.B) {
 	})
 }
 
-// startBenchFixture runs bench/benchtool's fixture until the benchmark ends.
+// startBenchFixture runs bench/benchtool's fixture until the benchmark
+// ends, unless HOMEPORT_BENCH_FIXTURE=external says one already runs
+// (bench/dashboard.sh).
 func startBenchFixture(b *testing.B) {
 	b.Helper()
+	if os.Getenv("HOMEPORT_BENCH_FIXTURE") == "external" {
+		return
+	}
 	n := os.Getenv("HOMEPORT_BENCH_LISTENERS")
 	if n == "" {
 		n = "10000"
