@@ -140,6 +140,7 @@ Run without a command, it lists listening sockets, like 'homeport ports'.`,
 		NewCmdDown(f, nil),
 		NewCmdStatus(f, nil),
 		NewCmdUI(f, nil),
+		NewCmdTop(f, nil),
 		newCmdVersion(f),
 	)
 	return root
