@@ -281,8 +281,10 @@ func TestKillAPI(t *testing.T) {
 	good := stale
 	good.Started = *o.Started
 	code, res = post(t, c, good)
-	if code != http.StatusOK || !res.Freed || len(res.Outcomes) != 1 || res.Outcomes[0].Kind != "exited" {
-		t.Fatalf("kill = %d %+v; want 200, freed, exited", code, res)
+	// Kill answers once the port is free; the child may still be exiting.
+	if code != http.StatusOK || !res.Freed || len(res.Outcomes) != 1 ||
+		(res.Outcomes[0].Kind != "exited" && res.Outcomes[0].Kind != "stopped-listening") {
+		t.Fatalf("kill = %d %+v; want 200, freed, exited or stopped listening", code, res)
 	}
 	select {
 	case <-h.done:

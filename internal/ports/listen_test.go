@@ -183,9 +183,16 @@ func TestListenExcludedRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeAll(l)
+	// The range goes in one step. A port after it that another program
+	// holds right now (tests run side by side) is passed as held.
 	want := []Refusal{{Port: first, Kind: Excluded, Exclusion: ex}}
-	if diff := cmp.Diff(want, l.Passed); diff != "" || l.Port != first+3 {
-		t.Errorf("Listen(Move) = port %d; want %d, passed (-want +got):\n%s", l.Port, first+3, diff)
+	for _, r := range l.Passed[min(1, len(l.Passed)):] {
+		if r.Kind == Held && r.Port == first+2+len(want) {
+			want = append(want, r)
+		}
+	}
+	if diff := cmp.Diff(want, l.Passed); diff != "" || l.Port != first+2+len(want) {
+		t.Errorf("Listen(Move) = port %d; want %d, passed (-want +got):\n%s", l.Port, first+2+len(want), diff)
 	}
 }
 
