@@ -25,3 +25,11 @@ func goneOr(err error) error {
 	}
 	return err
 }
+
+func mountNS(pid int) string {
+	ns, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/mnt")
+	if err != nil {
+		return ""
+	}
+	return ns
+}

@@ -28,7 +28,7 @@ func OriginOf(pid int) Origin {
 	}
 	if d, err := Cwd(pid); err == nil {
 		o.Cwd = d
-		if p, ok := FindProject(processRoot(pid), d); ok {
+		if p, ok := FindProject(Root(pid), d); ok {
 			o.Project = &p
 		}
 	}
@@ -38,10 +38,10 @@ func OriginOf(pid int) Origin {
 	return o
 }
 
-// processRoot is the file system as pid sees it: on Linux its root through
-// /proc, so that a process in a container or a chroot has its project
-// found in its own tree, not in the host's folder of the same name.
-func processRoot(pid int) fs.FS {
+// Root is the file system as pid sees it: on Linux its root through /proc,
+// so that a process in a container or a chroot has its project found in its
+// own tree, not in the host's folder of the same name.
+func Root(pid int) fs.FS {
 	if runtime.GOOS == "linux" {
 		return os.DirFS("/proc/" + strconv.Itoa(pid) + "/root")
 	}
