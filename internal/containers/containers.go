@@ -75,12 +75,12 @@ type Kind string
 
 // The kinds of Unavailable.
 const (
-	NoSocket    Kind = "no-socket"    // no daemon socket where one was expected
-	Denied      Kind = "denied"       // the socket may not be opened
-	NotRunning  Kind = "not-running"  // the socket exists, nothing answers on it
-	OldAPI      Kind = "old-api"      // the daemon speaks an API older than homeport reads
-	Unsupported Kind = "unsupported"  // DOCKER_HOST names a transport homeport does not speak
-	Failed      Kind = "failed"       // any other failure of the request
+	NoSocket    Kind = "no-socket"   // no daemon socket where one was expected
+	Denied      Kind = "denied"      // the socket may not be opened
+	NotRunning  Kind = "not-running" // the socket exists, nothing answers on it
+	OldAPI      Kind = "old-api"     // the daemon speaks an API older than homeport reads
+	Unsupported Kind = "unsupported" // DOCKER_HOST names a transport homeport does not speak
+	Failed      Kind = "failed"      // any other failure of the request
 )
 
 // Unavailable says why one engine could not be asked.
