@@ -69,18 +69,18 @@ func (x *Index) ByPort(proto string, port uint16) *Container {
 	return nil
 }
 
-// forwarders are the processes that hold a published port on the host for
-// a container: Docker's userland proxy, rootless Docker's and Podman's port
-// drivers, Docker Desktop's and Podman machine's VM forwarders.
-var forwarders = map[string]bool{
-	"docker-proxy": true, "rootlesskit": true, "rootlessport": true, "slirp4netns": true,
-	"pasta": true, "pasta.avx2": true, "com.docker.backend": true, "com.docker.vpnkit": true,
-	"vpnkit": true, "gvproxy": true, "vpnkit-bridge": true, "com.docker.backend.exe": true,
-}
-
 // IsForwarder reports whether a process named name forwards host ports to
-// containers.
-func IsForwarder(name string) bool { return forwarders[strings.ToLower(name)] }
+// containers: Docker's userland proxy, rootless Docker's and Podman's port
+// drivers, Docker Desktop's and Podman machine's VM forwarders.
+func IsForwarder(name string) bool {
+	switch strings.ToLower(name) {
+	case "docker-proxy", "rootlesskit", "rootlessport", "slirp4netns",
+		"pasta", "pasta.avx2", "com.docker.backend", "com.docker.vpnkit",
+		"vpnkit", "gvproxy", "vpnkit-bridge", "com.docker.backend.exe":
+		return true
+	}
+	return false
+}
 
 // Proxy is what a docker-proxy's command line says it forwards.
 type Proxy struct {

@@ -41,7 +41,7 @@ func RoleOf(a *Ancestor) Role {
 		name = strings.TrimPrefix(baseName(a.Cmdline[0]), "-")
 	}
 	name = strings.TrimSuffix(strings.ToLower(name), ".exe")
-	if shells[name] {
+	if isShell(name) {
 		for _, arg := range a.Cmdline[min(1, len(a.Cmdline)):] {
 			if arg == "-c" || arg == "/c" || arg == "-Command" || arg == "-command" {
 				return Wrapper
@@ -54,37 +54,39 @@ func RoleOf(a *Ancestor) Role {
 		}
 		return Intermediate
 	}
-	if anchors[name] || anchors[strings.ToLower(a.Name)] {
+	if isAnchor(name) || isAnchor(strings.ToLower(a.Name)) {
 		return Anchor
 	}
 	return Intermediate
 }
 
-var shells = map[string]bool{
-	"sh": true, "bash": true, "zsh": true, "fish": true, "dash": true, "ksh": true,
-	"mksh": true, "tcsh": true, "csh": true, "nu": true, "elvish": true, "xonsh": true,
-	"pwsh": true, "powershell": true, "cmd": true,
+// isShell and isAnchor are switches, not maps: a map literal is built at
+// package initialisation, which every command pays for.
+func isShell(name string) bool {
+	switch name {
+	case "sh", "bash", "zsh", "fish", "dash", "ksh", "mksh", "tcsh", "csh",
+		"nu", "elvish", "xonsh", "pwsh", "powershell", "cmd":
+		return true
+	}
+	return false
 }
 
-// anchors are terminals, multiplexers, remote shells, IDEs and service
-// managers, by executable or kernel name.
-var anchors = map[string]bool{
-	// terminals and multiplexers
-	"tmux": true, "tmux: server": true, "screen": true, "gnome-terminal-server": true,
-	"gnome-terminal-": true, "konsole": true, "alacritty": true, "kitty": true,
-	"wezterm-gui": true, "xterm": true, "foot": true, "terminator": true, "tilix": true,
-	"iterm2": true, "terminal": true, "windowsterminal": true, "conhost": true,
-	"sshd": true, "login": true, "mosh-server": true,
-	// IDEs and editors that run tasks
-	"code": true, "code-insiders": true, "cursor": true, "codium": true, "idea": true,
-	"goland": true, "pycharm": true, "webstorm": true, "clion": true, "rider": true,
-	"nvim": true, "vim": true, "emacs": true, "zed": true,
-	// service managers and supervisors
-	"systemd": true, "init": true, "launchd": true, "supervisord": true,
-	"s6-supervise": true, "runsv": true, "pm2": true, "services": true,
-	"svchost": true, "dockerd": true, "containerd-shim": true,
-	"containerd-shim-runc-v2": true, "conmon": true, "runc": true,
-	"wininit": true, "explorer": true,
+// isAnchor recognises terminals, multiplexers, remote shells, IDEs and
+// service managers, by executable or kernel name.
+func isAnchor(name string) bool {
+	switch name {
+	case "tmux", "tmux: server", "screen", "gnome-terminal-server",
+		"gnome-terminal-", "konsole", "alacritty", "kitty", "wezterm-gui",
+		"xterm", "foot", "terminator", "tilix", "iterm2", "terminal",
+		"windowsterminal", "conhost", "sshd", "login", "mosh-server", "code",
+		"code-insiders", "cursor", "codium", "idea", "goland", "pycharm",
+		"webstorm", "clion", "rider", "nvim", "vim", "emacs", "zed",
+		"systemd", "init", "launchd", "supervisord", "s6-supervise", "runsv",
+		"pm2", "services", "svchost", "dockerd", "containerd-shim",
+		"containerd-shim-runc-v2", "conmon", "runc", "wininit", "explorer":
+		return true
+	}
+	return false
 }
 
 // ShortChain is the part of a chain worth a line of output: up to and
