@@ -191,3 +191,22 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("Endpoints missing = %q; want it to name %s", missing, want)
 	}
 }
+
+func TestVersionLess(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"1.24", "1.25", true},
+		{"1.25", "1.25", false},
+		{"1.41", "1.25", false},
+		{"1.9", "1.25", true},
+		{"2.0", "1.25", false},
+		{"garbage", "1.25", true},
+	}
+	for _, tt := range tests {
+		if got := versionLess(tt.a, tt.b); got != tt.want {
+			t.Errorf("versionLess(%q, %q) = %v; want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
