@@ -193,6 +193,7 @@ func subcommands(f *Factory, ports *cobra.Command) []subcommand {
 		{[]string{"kill"}, func() *cobra.Command { return NewCmdKill(f, nil) }},
 		{[]string{"free"}, func() *cobra.Command { return NewCmdFree(f, nil) }},
 		{[]string{"wait"}, func() *cobra.Command { return NewCmdWait(f, nil) }},
+		{[]string{"check"}, func() *cobra.Command { return NewCmdCheck(f, nil) }},
 		{[]string{"version"}, func() *cobra.Command { return newCmdVersion(f) }},
 	}
 }

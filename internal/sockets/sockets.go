@@ -121,6 +121,31 @@ func (s *Socket) DualStack() bool {
 	return a.Is6() && !a.Is4In6() && a.IsUnspecified() && !s.V6Only
 }
 
+// Takes reports whether the socket takes connections (or datagrams) sent to
+// the local address a: its own address, or any address of its family when it
+// is bound to the wildcard, and IPv4 too for a dual-stack [::]. Zones and
+// IPv4-mapped forms do not count: [::ffff:127.0.0.1] is 127.0.0.1.
+func (s *Socket) Takes(a netip.Addr) bool {
+	l := s.Local.Addr().WithZone("").Unmap()
+	a = a.WithZone("").Unmap()
+	if l == a {
+		return true
+	}
+	if !l.IsUnspecified() {
+		return false
+	}
+	if l.Is4() {
+		return a.Is4()
+	}
+	return a.Is6() || !s.V6Only
+}
+
+// FormatAddr prints an address and port the way users type them and ss
+// prints them: 127.0.0.1:3000, [::1]:3000, an IPv4-mapped address as IPv4.
+func FormatAddr(ap netip.AddrPort) string {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+}
+
 // Exposure tells who can reach a socket.
 type Exposure string
 
