@@ -41,9 +41,9 @@ const maxManifest = 1 << 20
 //   - go.mod: the module path's last element, without a /vN major version
 //     suffix (example.com/acme/shop/v2 → shop), which is what Go developers
 //     call the module; the full path stays in go.mod;
-//   - homeport.toml: its top-level name;
 //
-// else the folder's name.
+// else the folder's name. homeport.toml marks a project but names none (it
+// holds services only).
 func FindProject(fsys fs.FS, dir string) (Project, bool) {
 	dir = path.Clean("/" + dir)
 	for depth := 0; dir != "/" && depth < 64; depth++ {
@@ -104,10 +104,6 @@ func ManifestName(manifest string, r io.Reader) (string, error) {
 		var names map[string]string
 		names, err = tomlNames(r, "package")
 		name = names["package"]
-	case "homeport.toml":
-		var names map[string]string
-		names, err = tomlNames(r, "")
-		name = names[""]
 	case "go.mod":
 		name, err = goModuleName(r)
 	default:

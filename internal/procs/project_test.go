@@ -28,7 +28,8 @@ func TestManifestName(t *testing.T) {
 		{"Cargo escaped", "Cargo.toml", "[package]\nname = \"a\\\"b\"\n", `a"b`},
 		{"Cargo unknown escape", "Cargo.toml", "[package]\nname = \"a\\u0041\"\n", ""},
 		{"Cargo table array", "Cargo.toml", "[[bin]]\nname = \"cli\"\n", ""},
-		{"homeport.toml", "homeport.toml", "name = \"storefront\"\n[services.api]\nname = \"no\"\n", "storefront"},
+		{"homeport.toml names nothing", "homeport.toml", "name = \"storefront\"\n[services.api]\nport = 3000\n", ""},
+		{"top-level name", "Cargo.toml", "name = \"top\"\n[package]\nname = \"pkg\"\n", "pkg"},
 		{"go.mod", "go.mod", "// the shop\nmodule github.com/acme/shop\n\ngo 1.24\n", "shop"},
 		{"go.mod major version", "go.mod", "module example.com/acme/shop/v2 // v2\n", "shop"},
 		{"go.mod v1 is a name", "go.mod", "module example.com/api/v1\n", "v1"},
@@ -68,7 +69,7 @@ func FuzzManifestName(f *testing.F) {
 		{"pyproject.toml", "[project]\nname = \"x\"\n"},
 		{"Cargo.toml", "[package]\nname = 'x'\n"},
 		{"go.mod", "module a/b/v3\n"},
-		{"homeport.toml", "name = \"a\\\\b\"\n"},
+		{"Cargo.toml", "[package]\nname = \"a\\\\b\"\n"},
 	} {
 		f.Add(s.m, s.in)
 	}
@@ -96,8 +97,9 @@ func TestFindProject(t *testing.T) {
 		"home/dev/code/broken/.git/HEAD":           {Data: []byte("")},
 		"home/dev/code/nameless/Cargo.toml":        {Data: []byte("[workspace]\n")},
 		"home/dev/scratch/notes.txt":               {Data: []byte("")},
-		"srv/app/homeport.toml":                    {Data: []byte("name = \"intranet\"\n")},
-		"srv/app/pyproject.toml":                   {Data: []byte("[project]\nname = \"not-this\"\n")},
+		"srv/app/homeport.toml":                    {Data: []byte("[services.api]\nport = 8000\n")},
+		"srv/tools/homeport.toml":                  {Data: []byte("[services.docs]\n")},
+		"srv/app/pyproject.toml":                   {Data: []byte("[project]\nname = \"intranet\"\n")},
 	}
 	tests := []struct {
 		dir  string
@@ -110,7 +112,8 @@ func TestFindProject(t *testing.T) {
 		{"/home/dev/code/plain/deep/er", Project{Dir: "/home/dev/code/plain", Name: "plain", Manifest: ".git"}, true},
 		{"/home/dev/code/broken", Project{Dir: "/home/dev/code/broken", Name: "broken", Manifest: "package.json"}, true},
 		{"/home/dev/code/nameless", Project{Dir: "/home/dev/code/nameless", Name: "nameless", Manifest: "Cargo.toml"}, true},
-		{"/srv/app", Project{Dir: "/srv/app", Name: "intranet", Manifest: "homeport.toml"}, true},
+		{"/srv/app", Project{Dir: "/srv/app", Name: "intranet", Manifest: "pyproject.toml"}, true},
+		{"/srv/tools", Project{Dir: "/srv/tools", Name: "tools", Manifest: "homeport.toml"}, true},
 		{"/home/dev/scratch", Project{}, false},
 		{"/", Project{}, false},
 		{"/does/not/exist", Project{}, false},
