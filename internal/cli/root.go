@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"homeport/internal/origin"
 	"homeport/internal/sockets"
 )
 
@@ -28,11 +29,26 @@ type Factory struct {
 
 	// Take reads the socket inventory; tests may swap it.
 	Take func(ctx context.Context, f sockets.Filter) (*sockets.Snapshot, error)
+
+	// Attribute prepares where the owners shown come from (project,
+	// parents, unit, container); nil leaves owners unattributed, as tests
+	// over a fake inventory do.
+	Attribute func(ctx context.Context) *origin.Attribution
 }
 
 // NewFactory returns a Factory over the real system.
 func NewFactory(io *IO) *Factory {
-	return &Factory{IO: io, Take: sockets.Take}
+	return &Factory{IO: io, Take: sockets.Take, Attribute: func(ctx context.Context) *origin.Attribution {
+		return origin.Attribute(ctx, origin.Options{})
+	}}
+}
+
+// attribution returns the factory's attribution, or nil.
+func (f *Factory) attribution(ctx context.Context) *origin.Attribution {
+	if f == nil || f.Attribute == nil {
+		return nil
+	}
+	return f.Attribute(ctx)
 }
 
 // Main runs homeport with args and returns the process exit code.

@@ -3,6 +3,7 @@ package cli
 import (
 	"time"
 
+	"homeport/internal/origin"
 	"homeport/internal/ports"
 	"homeport/internal/sockets"
 )
@@ -28,6 +29,13 @@ type jsonSocket struct {
 	RecvQ     uint32      `json:"recv_q"`
 	SendQ     uint32      `json:"send_q"`
 	Owners    []jsonOwner `json:"owners"` // empty when no owner could be seen
+
+	// Container is the container behind the socket: one that publishes its
+	// address, or that its owner runs in.
+	Container *jsonContainer `json:"container,omitempty"`
+	// PublishedOnly marks a container's published port that no socket on
+	// this machine listens on: the kernel forwards it.
+	PublishedOnly bool `json:"published_only,omitempty"`
 }
 
 type jsonOwner struct {
@@ -38,9 +46,12 @@ type jsonOwner struct {
 	User    string     `json:"user,omitempty"`
 	Cmdline []string   `json:"cmdline"`
 	Started *time.Time `json:"started,omitempty"`
+	jsonOrigin
 }
 
-func toJSONSocket(s *sockets.Socket) jsonSocket {
+// toJSONSocket is s in --json; a, when not nil, adds where its owners come
+// from.
+func toJSONSocket(s *sockets.Socket, a *origin.Attribution) jsonSocket {
 	fam := "ipv4"
 	if s.Local.Addr().Is6() {
 		fam = "ipv6"
@@ -73,7 +84,29 @@ func toJSONSocket(s *sockets.Socket) jsonSocket {
 			t := p.Start
 			o.Started = &t
 		}
+		if a != nil {
+			o.jsonOrigin = toJSONOrigin(a.Owner(&p, true))
+		}
 		j.Owners = append(j.Owners, o)
 	}
+	if a != nil {
+		j.Container = toJSONContainer(a.Container(s))
+	}
 	return j
+}
+
+// toJSONSockets is socks in --json, with the ports containers publish
+// without a listener after them.
+func toJSONSockets(socks []sockets.Socket, a *origin.Attribution, published []origin.Published) []jsonSocket {
+	out := make([]jsonSocket, 0, len(socks)+len(published))
+	for i := range socks {
+		out = append(out, toJSONSocket(&socks[i], a))
+	}
+	for i := range published {
+		j := toJSONSocket(&published[i].Socket, nil)
+		j.Container = toJSONContainer(published[i].Container)
+		j.PublishedOnly = true
+		out = append(out, j)
+	}
+	return out
 }

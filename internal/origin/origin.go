@@ -60,11 +60,7 @@ type projectKey struct{ ns, dir string }
 // engines for their containers (a few milliseconds when one runs; nothing
 // when no socket exists) and reads nothing else until asked.
 func Attribute(ctx context.Context, opts Options) *Attribution {
-	a := &Attribution{
-		index:    containers.NewIndex(nil),
-		owners:   map[int]*Owner{},
-		projects: map[projectKey]*procs.Project{},
-	}
+	a := FromContainers(nil)
 	if opts.NoContainers {
 		return a
 	}
@@ -85,6 +81,16 @@ func Attribute(ctx context.Context, opts Options) *Attribution {
 		a.problems = []*containers.Unavailable{{Kind: containers.NoSocket, Endpoint: missing[0]}}
 	}
 	return a
+}
+
+// FromContainers is an Attribution over containers already listed (no
+// engine is asked), for a caller that listed them itself.
+func FromContainers(cs []containers.Container) *Attribution {
+	return &Attribution{
+		index:    containers.NewIndex(cs),
+		owners:   map[int]*Owner{},
+		projects: map[projectKey]*procs.Project{},
+	}
 }
 
 // Containers is every container the engines listed.
