@@ -77,6 +77,16 @@ func TestWhoDockerContainer(t *testing.T) {
 		t.Errorf("who --json container = %+v; want hp-web of %s, compose shop/web", *c, dockertest.Image)
 	}
 
+	// kill does not fight docker-proxy: it names the container to stop.
+	io, kout, kerr := testIO("")
+	kroot := NewRoot(NewFactory(io))
+	kroot.SetArgs([]string{"kill", port, "--dry-run"})
+	err := kroot.ExecuteContext(context.Background())
+	t.Logf("kill %s --dry-run: %v\n%s%s", port, err, kout.String(), kerr.String())
+	if !strings.Contains(kout.String()+kerr.String(), "docker stop hp-web") || !strings.Contains(kout.String(), "container hp-web") {
+		t.Errorf("kill %s --dry-run said %q%q; want it to name container hp-web and docker stop hp-web", port, kout.String(), kerr.String())
+	}
+
 	// The daemon's socket is missing: the row is shown as before, and one
 	// note says why the container's name is missing.
 	missing := "unix://" + filepath.Join(t.TempDir(), "docker.sock")

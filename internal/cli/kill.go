@@ -588,7 +588,12 @@ func (k *killer) originNotes(v *stop.Victim) []string {
 	}
 	o := k.attr.Owner(&v.Process, true)
 	var lines []string
-	place := placeText(o)
+	place := ""
+	if !containers.IsForwarder(v.Process.Name) {
+		// A port forwarder's folder is its daemon's; the container
+		// it forwards to is named below.
+		place = placeText(o)
+	}
 	if c := chainText(v.Process.Name, o); c != "" {
 		if place != "" {
 			place += "; "
