@@ -40,7 +40,8 @@ func tildePath(p string) string {
 // placeText says where a process runs: "in ~/code/shop (shop)", the
 // working directory and the project's name; "" when unknown.
 func placeText(o *origin.Owner) string {
-	if o == nil || o.Cwd == "" {
+	if o == nil || o.Cwd == "" || o.Cwd == "/" && o.Project == nil {
+		// A daemon's "/" says nothing.
 		return ""
 	}
 	s := "in " + tildePath(o.Cwd)

@@ -100,6 +100,7 @@ func TestPlaceText(t *testing.T) {
 		{&origin.Owner{Cwd: "/home/dev/code/shop/src", Project: &procs.Project{Name: "storefront"}}, "in ~/code/shop/src (storefront)"},
 		{&origin.Owner{Cwd: "/home/dev"}, "in ~"},
 		{&origin.Owner{Cwd: "/home/developer/x"}, "in /home/developer/x"},
+		{&origin.Owner{Cwd: "/"}, ""},
 		{&origin.Owner{}, ""},
 	}
 	for _, tt := range tests {
