@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"homeport/internal/containers"
@@ -31,8 +30,11 @@ func tildePath(p string) string {
 	if p == h {
 		return "~"
 	}
-	if rest, ok := strings.CutPrefix(p, h+string(filepath.Separator)); ok {
-		return "~" + string(filepath.Separator) + rest
+	// Both separators: Windows paths may come with either.
+	for _, sep := range []string{"/", `\`} {
+		if rest, ok := strings.CutPrefix(p, h+sep); ok {
+			return "~" + sep + rest
+		}
 	}
 	return p
 }
