@@ -80,6 +80,7 @@ func main() { os.Stdout.WriteString("hello\n") }
 GO
 (cd "$tmp/hello" && printf 'module hello\ngo 1.24\n' >go.mod && CGO_ENABLED=0 go build -trimpath -o hello .)
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 scenario() { unshare --pid --net --fork --mount-proc bash "$self" --inside "$@"; }
 scenario bare 5 5 70
 scenario laptop 40 20 400
@@ -97,7 +98,8 @@ out=bench/results/ports.md
   echo "directory, project, parents, cgroup (unit, container) and, where a container engine"
   echo "answers, its container. Each scenario runs in its own PID and network namespaces."
   echo "Medians of wall time over $runs runs after 3 warm-ups, the commands compared taking"
-  echo "turns run by run; the ratio is homeport's median over the other's."
+  echo "turns run by run; the ratio is homeport's median over the other's. Load average"
+  echo "(1, 5, 15 min) at the start: $load0; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
   echo "## Start-up"
   echo

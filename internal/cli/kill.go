@@ -155,7 +155,10 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 		}
 		req.Targets = append(req.Targets, st)
 	}
+	// The container engines are asked while the stop engine reads the
+	// inventory.
 	k := &killer{opts: opts, notes: notes, attr: opts.Factory.attribution(ctx)}
+	defer k.attr.Wait()
 	req.Confirm = k.confirm
 	eng := &stop.Engine{Take: opts.Factory.Take, Guard: opts.Guard, Note: notes.note, Poll: opts.Poll}
 	r, err := eng.Free(ctx, req)

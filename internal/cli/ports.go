@@ -107,6 +107,14 @@ func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 	if len(opts.Ports) == 1 {
 		filter.Port = uint16(opts.Ports[0])
 	}
+	// Where owners come from, and the ports containers publish with no
+	// listener here; not with --no-owner, which is for speed. The
+	// container engines are asked while the inventory is read.
+	var attr *origin.Attribution
+	if !filter.NoOwners {
+		attr = opts.Factory.attribution(cmd.Context())
+		defer attr.Wait()
+	}
 	snap, err := opts.Factory.Take(cmd.Context(), filter)
 	if err != nil {
 		return inventoryError(err)
@@ -124,15 +132,9 @@ func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 			return err
 		}
 	}
-	// Where owners come from, and the ports containers publish with no
-	// listener here; not with --no-owner, which is for speed.
-	var attr *origin.Attribution
 	var published []origin.Published
-	if !filter.NoOwners {
-		attr = opts.Factory.attribution(cmd.Context())
-		if attr != nil {
-			published = filterPublished(attr.Unlisted(snap.Sockets, filter), opts)
-		}
+	if attr != nil {
+		published = filterPublished(attr.Unlisted(snap.Sockets, filter), opts)
 	}
 	if opts.JSON {
 		out := toJSONSockets(socks, attr, published)

@@ -97,7 +97,9 @@ type noteJSON struct {
 func whoRun(ctx context.Context, opts *WhoOptions) error {
 	shortLived()
 	notes := ownerNotes(opts.Notes)
+	// The container engines are asked while the inventory is read.
 	attr := opts.Factory.attribution(ctx)
+	defer attr.Wait()
 	var results []whoJSON
 	allHeld := true
 	hidden := false

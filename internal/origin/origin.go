@@ -30,6 +30,9 @@ type Options struct {
 
 // Attribution answers where owners come from, for one inventory.
 type Attribution struct {
+	// listed is closed once index and problems are set: the engines are
+	// asked in the background, while the caller reads its inventory.
+	listed   chan struct{}
 	index    *containers.Index
 	problems []*containers.Unavailable
 	explicit bool
@@ -56,9 +59,11 @@ type Owner struct {
 
 type projectKey struct{ ns, dir string }
 
-// Attribute prepares the attribution of socks' owners: it asks the container
-// engines for their containers (a few milliseconds when one runs; nothing
-// when no socket exists) and reads nothing else until asked.
+// Attribute prepares the attribution of owners: it starts asking the
+// container engines for their containers (a few milliseconds when one runs;
+// nothing when no socket exists) in the background, so that a caller who
+// calls it before reading its inventory has the answer when it needs it,
+// and reads nothing else until asked.
 func Attribute(ctx context.Context, opts Options) *Attribution {
 	a := FromContainers(nil)
 	if opts.NoContainers {
@@ -70,17 +75,38 @@ func Attribute(ctx context.Context, opts Options) *Attribution {
 	}
 	eps, explicit, missing := containers.Endpoints(getenv)
 	a.explicit = explicit
-	var cs []containers.Container
-	if len(eps) > 0 {
+	if len(eps) == 0 {
+		if len(missing) > 0 {
+			// No engine socket at all: if a container turns up, the
+			// note says where homeport looked first.
+			a.problems = []*containers.Unavailable{{Kind: containers.NoSocket, Endpoint: missing[0]}}
+		}
+		return a
+	}
+	a.listed = make(chan struct{})
+	go func() {
+		defer close(a.listed)
+		var cs []containers.Container
 		cs, a.problems = containers.List(ctx, eps)
-	}
-	a.index = containers.NewIndex(cs)
-	if len(eps) == 0 && len(missing) > 0 {
-		// No engine socket at all: if a container turns up, the note
-		// says where homeport looked first.
-		a.problems = []*containers.Unavailable{{Kind: containers.NoSocket, Endpoint: missing[0]}}
-	}
+		a.index = containers.NewIndex(cs)
+	}()
 	return a
+}
+
+// wait waits for the engines' answer.
+func (a *Attribution) wait() {
+	if a.listed != nil {
+		<-a.listed
+	}
+}
+
+// Wait waits for the engines' answer, so that nothing runs on after a
+// caller that may not have asked anything is done. A nil Attribution has
+// nothing to wait for.
+func (a *Attribution) Wait() {
+	if a != nil {
+		a.wait()
+	}
 }
 
 // FromContainers is an Attribution over containers already listed (no
@@ -94,10 +120,14 @@ func FromContainers(cs []containers.Container) *Attribution {
 }
 
 // Containers is every container the engines listed.
-func (a *Attribution) Containers() []containers.Container { return a.index.All() }
+func (a *Attribution) Containers() []containers.Container {
+	a.wait()
+	return a.index.All()
+}
 
 // Owner returns where process p comes from; chain also reads its parents.
 func (a *Attribution) Owner(p *procs.Process, chain bool) *Owner {
+	a.wait()
 	o, ok := a.owners[p.PID]
 	if !ok {
 		o = &Owner{}
@@ -153,6 +183,7 @@ func (a *Attribution) project(pid int, dir string) *procs.Project {
 // rootlesskit, a VM's port forwarder), or the container its first owner
 // runs in. nil when none.
 func (a *Attribution) Container(s *sockets.Socket) *containers.Container {
+	a.wait()
 	if a.index.Len() > 0 {
 		if c := a.index.ByPublished(string(s.Proto), s.Local); c != nil {
 			return c
@@ -184,6 +215,7 @@ type Published struct {
 // socket in socks listens on, as sockets, filtered like an inventory
 // (proto, port). Sorted by port.
 func (a *Attribution) Unlisted(socks []sockets.Socket, f sockets.Filter) []Published {
+	a.wait()
 	var out []Published
 	all := a.index.All()
 	for i := range all {
@@ -227,6 +259,7 @@ func (a *Attribution) Unlisted(socks []sockets.Socket, f sockets.Filter) []Publi
 // owner seen so far belongs to a container that no engine named. nil
 // otherwise. Ask it after the owners shown have been attributed.
 func (a *Attribution) Note() *containers.Unavailable {
+	a.wait()
 	if len(a.problems) == 0 || !(a.explicit || a.missing) {
 		return nil
 	}
