@@ -62,6 +62,11 @@ func Start(t testing.TB, flags ...string) *Daemon {
 	}
 	unlock := lock(t)
 	t.Cleanup(unlock)
+	if _, err := os.Stat("/sys/class/net/docker0"); err == nil {
+		// Another Docker daemon's bridge: the private daemon would take
+		// it over, and removing it at the end would break that daemon.
+		t.Skip("a docker0 bridge exists already (another Docker daemon runs here); the private test daemon needs its own")
+	}
 
 	// Short paths: containerd's socket lives under the exec root, and unix
 	// socket paths stop at 108 bytes.
