@@ -180,7 +180,7 @@ func (a *Attribution) project(pid int, dir string) *procs.Project {
 
 // Container returns the container behind socket s: the one that publishes
 // its address and port (the socket is a forwarder's: docker-proxy,
-// rootlesskit, a VM's port forwarder), or the container its first owner
+// rootlesskit, a VM's port forwarder), or the container one of its owners
 // runs in. nil when none.
 func (a *Attribution) Container(s *sockets.Socket) *containers.Container {
 	a.wait()
