@@ -77,6 +77,23 @@ func TestWhoDockerContainer(t *testing.T) {
 		t.Errorf("who --json container = %+v; want hp-web of %s, compose shop/web", *c, dockertest.Image)
 	}
 
+	// A container on the host's network: its own process listens, and its
+	// cgroup names the container.
+	hport := portStr(freePort(t))
+	d.Run("run", "-d", "--name", "hp-host", "--network", "host", dockertest.Image, "/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:"+hport)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		code, out, errs = whoReal(t, hport)
+		if code == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("who %s:\n%s%s", hport, out, errs)
+	if code != 0 || !strings.Contains(out, "is held by busybox") || !strings.Contains(out, "container hp-host (image "+dockertest.Image+")") {
+		t.Errorf("who %s = %d, %q; want busybox named by its container hp-host", hport, code, out)
+	}
+
 	// kill does not fight docker-proxy: it names the container to stop.
 	io, kout, kerr := testIO("")
 	kroot := NewRoot(NewFactory(io))
