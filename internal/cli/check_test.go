@@ -12,9 +12,9 @@ import (
 	"testing"
 )
 
-const checkGood = `[services.db]
+const checkGoodDoc = `[services.db]
 run   = "postgres -D ./data -p ${port}"
-port  = 41433
+port  = DBPORT
 
 [services.api]
 run   = "go run ./cmd/api"
@@ -26,6 +26,19 @@ after = ["db"]
 run   = "npx vite"
 after = ["api"]
 `
+
+// checkGood returns the three-service file with db on a port nothing holds
+// now (check reports a fixed port that another process holds), and that port.
+func checkGood(t *testing.T) (string, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	return strings.Replace(checkGoodDoc, "DBPORT", p, 1), p
+}
 
 // runCheck runs `homeport check args...` from dir and returns stdout,
 // stderr and the exit code, as Main would.
@@ -59,7 +72,8 @@ func writeProject(t *testing.T, doc string) string {
 }
 
 func TestCheckPlan(t *testing.T) {
-	dir := writeProject(t, checkGood)
+	good, db := checkGood(t)
+	dir := writeProject(t, good)
 	sub := filepath.Join(dir, "cmd", "api")
 	if err := os.MkdirAll(sub, 0o755); err != nil {
 		t.Fatal(err)
@@ -73,7 +87,7 @@ func TestCheckPlan(t *testing.T) {
 	if len(lines) != 4 || lines[0] != "ok: ../homeport.toml, 3 services" {
 		t.Fatalf("check printed %q; want ok and three services", out)
 	}
-	for i, want := range []string{"1\tdb\t41433\thttp://db.localhost:62893\t-\tport 41433 answers", "2\tapi\t", "3\tweb\t"} {
+	for i, want := range []string{"1\tdb\t" + db + "\thttp://db.localhost:62893\t-\tport " + db + " answers", "2\tapi\t", "3\tweb\t"} {
 		if !strings.HasPrefix(lines[i+1], want) {
 			t.Errorf("line %d = %q; want it to start with %q", i+2, lines[i+1], want)
 		}
@@ -92,7 +106,7 @@ func TestCheckPlan(t *testing.T) {
 	}
 	api := got.Services[1]
 	ap := strconv.Itoa(int(api.Port))
-	if api.Name != "api" || api.Fixed || api.Env["DATABASE_URL"] != "postgres://localhost:41433/app" ||
+	if api.Name != "api" || api.Fixed || api.Env["DATABASE_URL"] != "postgres://localhost:"+db+"/app" ||
 		api.Env["PORT"] != ap || api.Env["HOST"] != "127.0.0.1" || api.Ready != "http://localhost:"+ap+"/health" || api.Dir != dir {
 		t.Errorf("api = %+v", api)
 	}
@@ -164,7 +178,8 @@ func TestCheckNoFile(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, "other.toml does not exist") {
 		t.Errorf("check --file other.toml = %d, %q; want 2", code, errs)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "other.toml"), []byte(checkGood), 0o644); err != nil {
+	good, _ := checkGood(t)
+	if err := os.WriteFile(filepath.Join(dir, "other.toml"), []byte(good), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, _, code := runCheck(t, dir, "--file", "other.toml")

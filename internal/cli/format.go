@@ -109,13 +109,17 @@ func (t *table) flush() error {
 		}
 	}
 	b.WriteByte('\n')
+	var line strings.Builder
 	for _, r := range t.rows {
+		line.Reset()
 		for i, c := range r {
-			b.WriteString(t.io.paint(c.style, c.text))
+			line.WriteString(t.io.paint(c.style, c.text))
 			if i < last {
-				b.WriteString(strings.Repeat(" ", max(widths[i]-runewidth.StringWidth(c.text), 0)+2))
+				line.WriteString(strings.Repeat(" ", max(widths[i]-runewidth.StringWidth(c.text), 0)+2))
 			}
 		}
+		// Empty last cells leave no padding at the end of the line.
+		b.WriteString(strings.TrimRight(line.String(), " "))
 		b.WriteByte('\n')
 	}
 	return w.Flush()

@@ -291,10 +291,14 @@ func (k *killer) planNotes(v *stop.Victim) []string {
 		}
 		lines = append(lines, "it also listens on "+holdsText(v.Also)+": "+what+" with it")
 	}
-	if v.Server != nil {
-		first := v.Steps[0]
-		if first.Does != "" {
+	if first := v.Steps[0]; v.Server != nil && first.Does != "" {
+		// Said when it matters: the server's own signal is not SIGTERM,
+		// or the one chosen waits for clients or does not stop it.
+		switch {
+		case k.opts.Signal == 0 && first.Signal != syscall.SIGTERM:
 			lines = append(lines, fmt.Sprintf("%s: %s first (%s)", v.Server.Name, procs.SignalName(first.Signal), first.Does))
+		case k.opts.Signal != 0 && (first.WaitsForClients || !first.Stops || first.Unclean):
+			lines = append(lines, fmt.Sprintf("%s on %s: %s", v.Server.Name, procs.SignalName(first.Signal), first.Does))
 		}
 		if !first.Stops {
 			lines = append(lines, fmt.Sprintf("%s does not stop on %s; homeport moves on to %s after %s",
@@ -329,10 +333,13 @@ func (k *killer) refusalText(v *stop.Victim) string {
 func (k *killer) unseenText(u stop.Unseen) string {
 	switch u.Kind {
 	case stop.UnseenOtherUser:
-		return fmt.Sprintf("a process of user %s that homeport cannot see (another user's)", procs.UserName(u.UID))
+		// The socket's uid is its creator's: a daemon that dropped to
+		// another user after binding still shows root.
+		return fmt.Sprintf("a process homeport cannot see (its socket is %s's, uid %d)", procs.UserName(u.UID), u.UID)
 	case stop.UnseenOwnUser:
-		return fmt.Sprintf("a process of your own user %s that homeport cannot read: it changed its credentials "+
-			"(setuid, setgid or capabilities), so the kernel hides its open files even from its user", procs.UserName(u.UID))
+		return fmt.Sprintf("a process homeport cannot read, though its socket is yours (%s): it changed its credentials "+
+			"(started by root, like memcached -u), so the kernel hides its open files from you, or it runs outside this PID namespace",
+			procs.UserName(u.UID))
 	case stop.UnseenNamespace:
 		return "a process outside this PID namespace, or the kernel (no visible owner)"
 	}
@@ -370,6 +377,9 @@ func (k *killer) report(r *stop.Report) error {
 		}
 		fmt.Fprintf(out, "%s: %s\n", victimText(v), k.outcomeText(v))
 		for _, rs := range v.Outcome.Resisted {
+			if len(rs.Clients) == 0 && rs.Step.Does == "" && rs.Next.Signal == syscall.SIGKILL {
+				continue // "killed with SIGKILL (it did not stop on SIGTERM)" says it all
+			}
 			fmt.Fprintf(out, "  %s\n", k.resistedText(v, rs))
 		}
 	}
@@ -531,11 +541,8 @@ func (k *killer) portName(p *stop.Port) string {
 		return fmt.Sprintf("port %d", p.Target.Port)
 	}
 	t := k.opts.Targets[i]
-	switch {
-	case t.URL != nil:
+	if t.URL != nil {
 		return fmt.Sprintf("port %d (%s)", t.Port, t.URL)
-	case !t.AnyProto && t.Proto == "tcp":
-		return "port " + t.String() + "/tcp"
 	}
 	return "port " + t.String()
 }
@@ -657,9 +664,9 @@ func (k *killer) failHint(r *stop.Report) string {
 			case k.notes.Windows:
 				return "the holder could not be read; " + k.notes.elevate(cmd)
 			case u.Kind == stop.UnseenOtherUser:
-				return fmt.Sprintf("the holder belongs to user %s; run: sudo %s", procs.UserName(u.UID), cmd)
+				return fmt.Sprintf("its socket is user %s's; root sees and stops the process: sudo %s", procs.UserName(u.UID), cmd)
 			case u.Kind == stop.UnseenOwnUser:
-				return "the holder is your own user's, but changed credentials; root can see and stop it: sudo " + cmd
+				return "root sees and stops the process: sudo " + cmd
 			}
 		}
 	}

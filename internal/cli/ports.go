@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -101,11 +100,14 @@ header; --json prints an array of objects with stable field names.`,
 
 func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 	shortLived()
-	filter := sockets.Filter{TCP: opts.TCP, UDP: opts.UDP, All: opts.All, PIDs: opts.PIDs}
-	needOwners := opts.Process != "" || !opts.NoOwners
-	filter.NoOwners = !needOwners
-	if len(opts.Ports) == 1 {
-		filter.Port = uint16(opts.Ports[0])
+	filter := sockets.Filter{TCP: opts.TCP, UDP: opts.UDP, All: opts.All, PIDs: opts.PIDs,
+		Exposed: opts.Exposed, User: opts.User, Process: opts.Process,
+		NoOwners: opts.NoOwners && opts.Process == ""}
+	for _, p := range opts.Ports {
+		filter.Ports = append(filter.Ports, uint16(p))
+	}
+	if len(filter.Ports) == 1 {
+		filter.Port = filter.Ports[0] // the backend reads that one port only
 	}
 	// Where owners come from, and the ports containers publish with no
 	// listener here; not with --no-owner, which is for speed. The
@@ -125,7 +127,7 @@ func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 			fmt.Fprintf(opts.IO.Err, "homeport: %v\n", snap.Fallback)
 		}
 	}
-	socks := filterSockets(snap.Sockets, opts)
+	socks := snap.Sockets
 	if len(socks) == 0 && opts.User != "" {
 		// Nothing of that user: say so when there is no such user.
 		if err := checkUser(opts.User); err != nil {
@@ -197,29 +199,6 @@ func inventoryError(err error) error {
 		Hint: "run 'homeport ports --verbose' to see which source failed"}
 }
 
-// filterSockets applies the filters the kernel query could not, in place.
-func filterSockets(in []sockets.Socket, opts *PortsOptions) []sockets.Socket {
-	out := in[:0]
-	proc := strings.ToLower(opts.Process)
-	for i := range in {
-		s := &in[i]
-		if len(opts.Ports) > 1 && !slices.Contains(opts.Ports, int(s.Port())) {
-			continue
-		}
-		if opts.Exposed && !s.Exposed() {
-			continue
-		}
-		if opts.User != "" && !matchUser(s, opts.User) {
-			continue
-		}
-		if proc != "" && !matchProcess(s, proc) {
-			continue
-		}
-		out = append(out, in[i])
-	}
-	return out
-}
-
 // checkUser refuses a --user that names nobody on this system, with the
 // name that was probably meant: "no sockets match" would hide the typo.
 func checkUser(name string) error {
@@ -236,39 +215,6 @@ func checkUser(name string) error {
 	// Any other error is a user database that could not be read: filter
 	// by the name as given rather than refuse.
 	return nil
-}
-
-func matchUser(s *sockets.Socket, u string) bool {
-	if uid, err := strconv.Atoi(u); err == nil {
-		if s.UID == uid {
-			return true
-		}
-		for _, p := range s.Owners {
-			if p.UID == uid {
-				return true
-			}
-		}
-		return false
-	}
-	if userOf(s) == u {
-		return true
-	}
-	for _, p := range s.Owners {
-		if p.User == u {
-			return true
-		}
-	}
-	return false
-}
-
-func matchProcess(s *sockets.Socket, lowerName string) bool {
-	for _, p := range s.Owners {
-		if strings.Contains(strings.ToLower(p.Name), lowerName) ||
-			strings.Contains(strings.ToLower(p.Command()), lowerName) {
-			return true
-		}
-	}
-	return false
 }
 
 // fromMinWidth is the narrowest terminal that gets the FROM column.

@@ -193,8 +193,6 @@ func whoPublished(ctx context.Context, opts *WhoOptions, attr *origin.Attributio
 // whoHolders is the one question who asks below the command line: what
 // holds t.
 func whoHolders(ctx context.Context, opts *WhoOptions, t ports.Target) (*ports.Holding, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second) // for the resolver; the inventory is local
-	defer cancel()
 	h, err := ports.Holders(ctx, opts.Factory.Take, t, opts.Resolver)
 	var re *ports.ResolveError
 	switch {

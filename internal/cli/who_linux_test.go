@@ -27,12 +27,14 @@ func realFactory() (*Factory, *bytes.Buffer, *bytes.Buffer) {
 // A bare port means every protocol: a port that only a UDP socket holds is
 // held (`socat -u UDP-LISTEN:9999 OPEN:/dev/null`, dnsmasq's 5353).
 func TestWhoBarePortFindsUDP(t *testing.T) {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	// A port free on TCP (a UDP port from :0 may be another program's TCP
+	// port).
+	port := portStr(freePort(t))
+	c, err := net.ListenPacket("udp", "127.0.0.1:"+port)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	port := portStr(uint16(c.LocalAddr().(*net.UDPAddr).Port))
 
 	f, out, errb := realFactory()
 	if code := runWho(t, f, port); code != 0 {
@@ -155,7 +157,8 @@ func TestWhoAsNobodyNamesRoot(t *testing.T) {
 
 	bin := exportedTestBinary(t, "homeport")
 	cmd := exec.Command(setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", bin, "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), "HOMEPORT_HELPER=main", "HOMEPORT_HELPER_ARGS=who\x1f"+port)
+	// /tcp: a UDP socket of another program may share the number.
+	cmd.Env = append(os.Environ(), "HOMEPORT_HELPER=main", "HOMEPORT_HELPER_ARGS=who\x1f"+port+"/tcp")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
@@ -163,7 +166,7 @@ func TestWhoAsNobodyNamesRoot(t *testing.T) {
 		t.Fatalf("homeport who %s as nobody: %v (stdout %q, stderr %q)", port, err, out.String(), errb.String())
 	}
 	want := port + "/tcp is held by a process that user nobody cannot see (its socket is root's, uid 0), listening on 127.0.0.1 only\n" +
-		"  hint: sudo homeport who " + port + " shows the process\n"
+		"  hint: sudo homeport who " + port + "/tcp shows the process\n"
 	if out.String() != want {
 		t.Errorf("homeport who %s as nobody printed\n%q; want\n%q", port, out.String(), want)
 	}
@@ -264,4 +267,45 @@ func nthField(s string, n int) int {
 		}
 	}
 	return len(s)
+}
+
+// dnsmasq answers DNS on UDP and TCP: a bare port names both in one
+// sentence, and its owner is dnsmasq however it dropped its privileges.
+func TestWhoDnsmasq(t *testing.T) {
+	bin, err := exec.LookPath("dnsmasq")
+	if err != nil {
+		t.Skip("dnsmasq is not installed (scripts/test installs it)")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("dnsmasq needs root to start")
+	}
+	port := portStr(freePort(t))
+	cmd := exec.Command(bin, "-k", "-p", port, "--listen-address=127.0.0.1", "--bind-interfaces",
+		"--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--pid-file")
+	errb := &syncBuffer{}
+	cmd.Stderr = errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }) // our child, by its pid
+	// dnsmasq binds UDP, then TCP: wait for both.
+	want := port + "/tcp and " + port + "/udp are held by dnsmasq (pid "
+	var out *bytes.Buffer
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var f *Factory
+		f, out, _ = realFactory()
+		if runWho(t, f, port) == 0 && strings.HasPrefix(out.String(), want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no dnsmasq on %s/tcp and /udp after 30s: who says %q; dnsmasq said %q", port, out, errb.String())
+		}
+	}
+	if !strings.HasPrefix(out.String(), want) || !strings.Contains(out.String(), "listening on 127.0.0.1 only") {
+		t.Errorf("who %s printed %q; want it to start with %q and name 127.0.0.1", port, out, want)
+	}
+	f, out, _ := realFactory()
+	if code := runWho(t, f, port+"/udp"); code != 0 || !strings.HasPrefix(out.String(), port+"/udp is held by dnsmasq") {
+		t.Errorf("who %s/udp exit %d, printed %q", port, code, out)
+	}
 }

@@ -25,7 +25,8 @@ func listener(addr string, v6only bool, owners ...procs.Process) sockets.Socket 
 }
 
 // fakeFactory answers every inventory with socks (filtered by port and
-// protocol as the kernel would) and hidden.
+// protocol as the kernel would, and by the rest of the filter as Take
+// does) and hidden.
 func fakeFactory(socks []sockets.Socket, hidden int) (*Factory, *bytes.Buffer, *bytes.Buffer) {
 	var out, errb bytes.Buffer
 	f := &Factory{IO: &IO{Out: &out, Err: &errb}}
@@ -36,6 +37,9 @@ func fakeFactory(socks []sockets.Socket, hidden int) (*Factory, *bytes.Buffer, *
 				continue
 			}
 			if flt.TCP && !flt.UDP && s.Proto != sockets.TCP || flt.UDP && !flt.TCP && s.Proto != sockets.UDP {
+				continue
+			}
+			if !flt.Match(&s) {
 				continue
 			}
 			got = append(got, s)

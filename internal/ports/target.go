@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"homeport/internal/sockets"
 )
@@ -194,6 +195,11 @@ func IsLocalhost(host string) bool {
 	return h == "localhost" || strings.HasSuffix(h, ".localhost")
 }
 
+// lookupTimeout bounds one lookup of a target's host: the questions are
+// about this machine, and a resolver that has not answered by then will not
+// help (wait retries).
+const lookupTimeout = 3 * time.Second
+
 // Resolver looks up host names; *net.Resolver is one.
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
@@ -204,7 +210,8 @@ type Resolver interface {
 // /etc/hosts or the resolver say (RFC 6761 section 6.3; browsers do the same),
 // so that a server on either family answers. An IP literal is itself, zone
 // included (a link-local address needs it to be dialled). Other names go to r
-// (net.DefaultResolver when nil); their IPv4-mapped answers come back as IPv4.
+// (net.DefaultResolver when nil) for at most 3s; their IPv4-mapped answers come
+// back as IPv4.
 // A name without addresses is a *net.DNSError that IsNotFound.
 func Resolve(ctx context.Context, r Resolver, host string) ([]netip.Addr, error) {
 	if host == "" || IsLocalhost(host) {
@@ -216,6 +223,8 @@ func Resolve(ctx context.Context, r Resolver, host string) ([]netip.Addr, error)
 	if r == nil {
 		r = net.DefaultResolver
 	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
 	addrs, err := r.LookupNetIP(ctx, "ip", host)
 	if err != nil {
 		return nil, err

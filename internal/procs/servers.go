@@ -118,7 +118,7 @@ var servers = []struct {
 	{[]string{"redis-server", "valkey-server"}, Server{
 		// https://redis.io/docs/latest/operate/oss_and_stack/management/signals/
 		Name:     "Redis",
-		Ladder:   []Step{{Signal: syscall.SIGTERM, Stops: true, Does: "saves the dataset (when persistence is on), then stops"}},
+		Ladder:   []Step{{Signal: syscall.SIGTERM, Stops: true, Does: "saves the dataset when persistence is on, then stops"}},
 		KillHarm: "writes since its last save are lost",
 	}},
 	{[]string{"mysqld", "mariadbd"}, Server{
@@ -140,7 +140,13 @@ var servers = []struct {
 // "php-fpm8.2", "nginx"), or the program of its command line for servers
 // that run inside an interpreter ("python3 /usr/bin/gunicorn app:app") or
 // set their own title ("unicorn master -c unicorn.rb").
+//
+// On Windows it knows none: there every signal but SIGKILL is a polite
+// close or a termination (kill_windows.go), so no server stops otherwise.
 func KnownServer(p *Process) *Server {
+	if isWindows {
+		return nil
+	}
 	names := []string{p.Name}
 	for i, a := range p.Cmdline {
 		if i > 1 {

@@ -73,8 +73,8 @@ type PlanOptions struct {
 
 	// Ranges and Holds are passed to ports.Free for the services
 	// without a fixed port; empty Ranges means its default ranges.
-	Ranges       []ports.Range
-	Holds *ports.Holds
+	Ranges []ports.Range
+	Holds  *ports.Holds
 
 	// RouterPort is the daemon's port in URLs; 0 means RouterPort.
 	RouterPort uint16

@@ -1,7 +1,14 @@
 package sockets
 
 import (
+	"context"
+	"homeport/internal/procs"
+	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -56,5 +63,90 @@ func TestFormatAddr(t *testing.T) {
 				t.Errorf("FormatAddr(%q) = %q; want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestFilterMatch(t *testing.T) {
+	pg := procs.Process{PID: 811, Name: "postgres", UID: 101, User: "postgres", Cmdline: []string{"/usr/lib/postgresql/15/bin/postgres", "-D", "/data"}}
+	node := procs.Process{PID: 4242, Name: "node", UID: 1000, User: "dev", Cmdline: []string{"node", "Server.js"}}
+	loop := Socket{Proto: TCP, State: Listen, Local: netip.MustParseAddrPort("127.0.0.1:3000"), UID: 1000, Owners: []procs.Process{node}}
+	wild := Socket{Proto: TCP, State: Listen, Local: netip.MustParseAddrPort("[::]:5432"), UID: 101, Owners: []procs.Process{pg}}
+	unseen := Socket{Proto: UDP, State: Close, Local: netip.MustParseAddrPort("0.0.0.0:53"), UID: 0}
+	tests := []struct {
+		name string
+		f    Filter
+		s    Socket
+		want bool
+	}{
+		{"zero filter takes all", Filter{}, unseen, true},
+		{"pid matches", Filter{PIDs: []int{4242}}, loop, true},
+		{"pid does not", Filter{PIDs: []int{1}}, loop, false},
+		{"pid needs an owner", Filter{PIDs: []int{1}}, unseen, false},
+		{"one of the ports", Filter{Ports: []uint16{22, 3000}}, loop, true},
+		{"none of the ports", Filter{Ports: []uint16{22, 80}}, loop, false},
+		{"exposed wildcard", Filter{Exposed: true}, wild, true},
+		{"exposed refuses loopback", Filter{Exposed: true}, loop, false},
+		{"user by owner's name", Filter{User: "dev"}, loop, true},
+		{"user by uid", Filter{User: "101"}, wild, true},
+		{"user by the socket's uid without owners", Filter{User: "0"}, unseen, true},
+		{"other user", Filter{User: "postgres"}, loop, false},
+		{"process by name, any case", Filter{Process: "NODE"}, loop, true},
+		{"process by command line", Filter{Process: "server.js"}, loop, true},
+		{"process by path", Filter{Process: "postgresql/15"}, wild, true},
+		{"process needs an owner", Filter{Process: "dnsmasq"}, unseen, false},
+		{"all parts must hold", Filter{Process: "node", Exposed: true}, loop, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.f.Match(&tt.s); got != tt.want {
+				t.Errorf("%+v.Match(%s) = %v; want %v", tt.f, tt.s.Local, got, tt.want)
+			}
+		})
+	}
+}
+
+// Take applies the filter's late parts to a real inventory.
+func TestTakeSelectsReal(t *testing.T) {
+	a, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	pa, pb := uint16(a.Addr().(*net.TCPAddr).Port), uint16(b.Addr().(*net.TCPAddr).Port)
+	me := filepath.Base(os.Args[0])
+	ports := func(f Filter) (out []uint16) {
+		t.Helper()
+		socks, err := List(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range socks {
+			if s.Port() == pa || s.Port() == pb {
+				out = append(out, s.Port())
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := []uint16{min(pa, pb), max(pa, pb)}
+	if got := ports(Filter{TCP: true, Ports: []uint16{pa, pb}}); !slices.Equal(got, want) {
+		t.Errorf("Ports %d,%d: got %v; want %v", pa, pb, got, want)
+	}
+	if got := ports(Filter{TCP: true, Ports: []uint16{pa, pb}, Exposed: true}); !slices.Equal(got, []uint16{pb}) {
+		t.Errorf("Exposed: got %v; want [%d]", got, pb)
+	}
+	if got := ports(Filter{TCP: true, Process: me, NoOwners: true}); !slices.Equal(got, want) {
+		t.Errorf("Process %q (owners read though NoOwners): got %v; want %v", me, got, want)
+	}
+	if got := ports(Filter{TCP: true, Process: me + "-not"}); len(got) != 0 {
+		t.Errorf("Process %q-not: got %v; want none", me, got)
+	}
+	if got := ports(Filter{TCP: true, Port: pa, User: strconv.Itoa(os.Geteuid())}); !slices.Equal(got, []uint16{pa}) {
+		t.Errorf("User %d: got %v; want [%d]", os.Geteuid(), got, pa)
 	}
 }

@@ -337,7 +337,8 @@ func (e *Engine) Free(ctx context.Context, req Request) (*Report, error) {
 	if len(victims) > 0 {
 		e.signal(ctx, &req, r, victims)
 	}
-	if err := e.verify(ctx, r); err != nil {
+	// Interrupted or not, say where the ports stand: one quick read.
+	if err := e.verify(context.WithoutCancel(ctx), r); err != nil {
 		return r, err
 	}
 	return r, nil

@@ -2,8 +2,8 @@
 
 It listens where it is told and answers signals the way the server it
 stands in for does, appending the name of each signal it gets to a file.
-The real servers (PostgreSQL, uWSGI) cannot run in the tests: PostgreSQL
-refuses to run as root and needs a cluster, and uWSGI is not installed.
+The real servers cannot run in the tests: PostgreSQL refuses to run as
+root and needs a cluster, and uWSGI is not installed.
 
 usage: standin.py MODE OUT ADDR...
 
@@ -19,13 +19,10 @@ MODE:
              last client has disconnected), SIGINT fast shutdown (clients are
              disconnected, then it exits), SIGQUIT immediate shutdown,
              SIGHUP reloads
-  nobody     plain, but first drops root for user nobody, then opens its
-             sockets: like memcached -u nobody, its sockets are nobody's and,
-             having changed credentials, its open files are hidden from
-             nobody
+  uwsgi      uWSGI before 2.1 (names itself "uwsgi"): SIGTERM reloads its
+             workers and goes on serving, SIGINT and SIGQUIT stop it
 """
 import ctypes
-import os
 import select
 import signal
 import socket
@@ -39,13 +36,9 @@ def note(s):
         f.write("\n" + s)
 
 
-if mode == "postgres":
+if mode in ("postgres", "uwsgi"):
     # comm, as ps and /proc/PID/stat show it: what homeport goes by.
-    ctypes.CDLL(None).prctl(15, b"postgres", 0, 0, 0)  # PR_SET_NAME
-if mode == "nobody":
-    os.setgroups([])
-    os.setgid(65534)
-    os.setuid(65534)
+    ctypes.CDLL(None).prctl(15, mode.encode(), 0, 0, 0)  # PR_SET_NAME
 
 listeners, ports = [], []
 for a in addrs:
@@ -101,8 +94,8 @@ while True:
                 clients = []
                 note("exit")
                 sys.exit(0)
-        elif name == "TERM" and mode == "stubborn":
-            pass
+        elif name == "TERM" and mode in ("stubborn", "uwsgi"):
+            pass  # uwsgi: a reload, workers start again
         elif name in ("TERM", "INT", "QUIT"):
             note("exit")
             sys.exit(0)
