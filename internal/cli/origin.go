@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"homeport/internal/api"
 	"homeport/internal/containers"
 	"homeport/internal/origin"
 	"homeport/internal/ports"
@@ -143,38 +144,16 @@ func fromText(a *origin.Attribution, s *sockets.Socket) string {
 	return ""
 }
 
-// jsonOrigin is where an owner comes from, in --json (fields documented in
-// README.md).
-type jsonOrigin struct {
-	Cwd       string           `json:"cwd,omitempty"`
-	Project   *procs.Project   `json:"project,omitempty"`
-	Chain     []procs.Ancestor `json:"chain,omitempty"`
-	Cgroup    string           `json:"cgroup,omitempty"`
-	Unit      string           `json:"unit,omitempty"`
-	UserUnit  bool             `json:"user_unit,omitempty"`
-	Container *jsonContainer   `json:"container,omitempty"`
-}
-
-// jsonContainer is a container in --json.
-type jsonContainer struct {
-	ID             string `json:"id"`
-	Name           string `json:"name"`
-	Image          string `json:"image"`
-	ComposeProject string `json:"compose_project,omitempty"`
-	ComposeService string `json:"compose_service,omitempty"`
-	Engine         string `json:"engine"`
-}
-
-func toJSONContainer(c *containers.Container) *jsonContainer {
+func toJSONContainer(c *containers.Container) *api.Container {
 	if c == nil {
 		return nil
 	}
-	return &jsonContainer{ID: c.ID, Name: c.Name, Image: c.Image, ComposeProject: c.Project,
+	return &api.Container{ID: c.ID, Name: c.Name, Image: c.Image, ComposeProject: c.Project,
 		ComposeService: c.Service, Engine: c.Engine}
 }
 
-func toJSONOrigin(o *origin.Owner) jsonOrigin {
-	j := jsonOrigin{Cwd: o.Cwd, Project: o.Project, Chain: o.Chain, Container: toJSONContainer(o.Container)}
+func toJSONOrigin(o *origin.Owner) api.Origin {
+	j := api.Origin{Cwd: o.Cwd, Project: o.Project, Chain: o.Chain, Container: toJSONContainer(o.Container)}
 	if o.Cgroup != nil {
 		j.Cgroup = o.Cgroup.Path
 		j.Unit = o.Cgroup.Unit

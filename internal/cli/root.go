@@ -215,6 +215,11 @@ func subcommands(f *Factory, ports *cobra.Command) []subcommand {
 		{[]string{"free"}, func() *cobra.Command { return NewCmdFree(f, nil) }},
 		{[]string{"wait"}, func() *cobra.Command { return NewCmdWait(f, nil) }},
 		{[]string{"check"}, func() *cobra.Command { return NewCmdCheck(f, nil) }},
+		{[]string{"up"}, func() *cobra.Command { return NewCmdUp(f, nil) }},
+		{[]string{"down"}, func() *cobra.Command { return NewCmdDown(f, nil) }},
+		{[]string{"status"}, func() *cobra.Command { return NewCmdStatus(f, nil) }},
+		{[]string{"ui"}, func() *cobra.Command { return NewCmdUI(f, nil) }},
+		{[]string{"top"}, func() *cobra.Command { return NewCmdTop(f, nil) }},
 		{[]string{"version"}, func() *cobra.Command { return newCmdVersion(f) }},
 	}
 }
