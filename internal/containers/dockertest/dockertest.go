@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,9 +192,28 @@ func (d *Daemon) stop() {
 		d.cmd.Process.Kill()
 		<-d.exited
 	}
-	// Unmount whatever the daemon left mounted before removing.
-	exec.Command("umount", "-R", "-l", filepath.Join(d.dir, "data")).Run()
-	exec.Command("umount", "-R", "-l", filepath.Join(d.dir, "exec")).Run()
+	unmountUnder(d.dir)
+}
+
+// unmountUnder detaches whatever the daemon left mounted in dir (its
+// network namespace file, overlay layers), deepest first, so that the
+// folder can be removed.
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			points = append(points, f[4])
+		}
+	}
+	slices.SortFunc(points, func(a, b string) int { return len(b) - len(a) })
+	for _, p := range points {
+		syscall.Unmount(p, syscall.MNT_DETACH)
+	}
 }
 
 // syncBuffer is a bytes.Buffer the daemon writes to while tests read it.
