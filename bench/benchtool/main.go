@@ -5,6 +5,7 @@
 // tables. It is not part of homeport.
 //
 //	benchtool fixture -listeners 10000 -procs 100 -idle 1000
+//	benchtool alt -runs 20 -warmup 3 -export-json out.json CMD...
 //	benchtool report -out results.md -title T ROW...
 package main
 
@@ -16,9 +17,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -34,6 +37,8 @@ func main() {
 		err = hold(os.Args[2:])
 	case "report":
 		err = report(os.Args[2:])
+	case "alt":
+		err = alt(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}
@@ -124,6 +129,100 @@ func hold(args []string) error {
 	fmt.Printf("ready %d\n", mid)
 	io.Copy(io.Discard, os.Stdin)
 	return nil
+}
+
+// alt runs the commands in turn, one run of each per round, and writes
+// their times in hyperfine's JSON form. Taking turns keeps a burst of load
+// from another program from landing on one command's runs only, which is
+// what makes ratios from a shared machine worth reading. Commands are split
+// on spaces; an argument in single quotes may hold spaces.
+func alt(args []string) error {
+	fs := flag.NewFlagSet("alt", flag.ExitOnError)
+	runs := fs.Int("runs", 20, "runs of each command")
+	warmup := fs.Int("warmup", 3, "unmeasured rounds first")
+	out := fs.String("export-json", "", "where to write the results")
+	fs.Parse(args)
+	cmds := fs.Args()
+	argvs := make([][]string, len(cmds))
+	for i, c := range cmds {
+		argvs[i] = splitQuoted(c)
+		p, err := exec.LookPath(argvs[i][0])
+		if err != nil {
+			return err
+		}
+		argvs[i][0] = p
+	}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	times := make([][]float64, len(cmds))
+	for round := range *warmup + *runs {
+		for i, argv := range argvs {
+			t0 := time.Now()
+			pid, err := syscall.ForkExec(argv[0], argv, &syscall.ProcAttr{
+				Env:   os.Environ(),
+				Files: []uintptr{devnull.Fd(), devnull.Fd(), devnull.Fd()},
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %w", cmds[i], err)
+			}
+			var ws syscall.WaitStatus
+			if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+				return err
+			}
+			d := time.Since(t0).Seconds()
+			if round >= *warmup {
+				times[i] = append(times[i], d)
+			}
+		}
+	}
+	var res hyperfineResult
+	for i, c := range cmds {
+		t := slices.Clone(times[i])
+		slices.Sort(t)
+		med := t[len(t)/2]
+		if len(t)%2 == 0 {
+			med = (t[len(t)/2-1] + t[len(t)/2]) / 2
+		}
+		res.Results = append(res.Results, struct {
+			Command string    `json:"command"`
+			Median  float64   `json:"median"`
+			Times   []float64 `json:"times"`
+		}{c, med, times[i]})
+	}
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(*out, b, 0o644)
+}
+
+// splitQuoted splits s on spaces, keeping 'quoted words' whole.
+func splitQuoted(s string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted, any := false, false
+	for _, r := range s {
+		switch {
+		case r == '\'':
+			quoted, any = !quoted, true
+		case r == ' ' && !quoted:
+			if any {
+				out = append(out, cur.String())
+				cur.Reset()
+				any = false
+			}
+		default:
+			cur.WriteRune(r)
+			any = true
+		}
+	}
+	if any {
+		out = append(out, cur.String())
+	}
+	return out
 }
 
 type hyperfineResult struct {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"homeport/internal/ports"
+	"homeport/internal/procs"
 	"homeport/internal/sockets"
 	"homeport/internal/watch"
 )
@@ -34,6 +35,13 @@ type Socket struct {
 	RecvQ     uint32  `json:"recv_q"`
 	SendQ     uint32  `json:"send_q"`
 	Owners    []Owner `json:"owners"` // empty when no owner could be seen
+
+	// Container is the container behind the socket: one that publishes its
+	// address, or that an owner runs in.
+	Container *Container `json:"container,omitempty"`
+	// PublishedOnly marks a port a container publishes that no socket on
+	// this machine listens on (the kernel forwards it): no owners.
+	PublishedOnly bool `json:"published_only,omitempty"`
 }
 
 // Owner is a process holding a socket.
@@ -45,6 +53,28 @@ type Owner struct {
 	User    string     `json:"user,omitempty"`
 	Cmdline []string   `json:"cmdline"`
 	Started *time.Time `json:"started,omitempty"`
+	Origin
+}
+
+// Origin is where an owner comes from; empty where it was not asked for.
+type Origin struct {
+	Cwd       string           `json:"cwd,omitempty"`
+	Project   *procs.Project   `json:"project,omitempty"` // name, dir, manifest
+	Chain     []procs.Ancestor `json:"chain,omitempty"`   // parents, nearest first: pid, name, cmdline, tty
+	Cgroup    string           `json:"cgroup,omitempty"`  // the cgroup path
+	Unit      string           `json:"unit,omitempty"`    // the innermost systemd unit
+	UserUnit  bool             `json:"user_unit,omitempty"`
+	Container *Container       `json:"container,omitempty"` // the container the process runs in
+}
+
+// Container is a container in JSON.
+type Container struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Image          string `json:"image"`
+	ComposeProject string `json:"compose_project,omitempty"`
+	ComposeService string `json:"compose_service,omitempty"`
+	Engine         string `json:"engine"` // the engine endpoint it was listed from
 }
 
 // SocketOf returns the JSON form of s.

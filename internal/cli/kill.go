@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"homeport/internal/containers"
+	"homeport/internal/origin"
 	"homeport/internal/ports"
 	"homeport/internal/procs"
 	"homeport/internal/sockets"
@@ -154,7 +156,10 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 		}
 		req.Targets = append(req.Targets, st)
 	}
-	k := &killer{opts: opts, notes: notes}
+	// The container engines are asked while the stop engine reads the
+	// inventory.
+	k := &killer{opts: opts, notes: notes, attr: opts.Factory.attribution(ctx)}
+	defer k.attr.Wait()
 	req.Confirm = k.confirm
 	eng := &stop.Engine{Take: opts.Factory.Take, Guard: opts.Guard, Note: notes.note, Poll: opts.Poll}
 	r, err := eng.Free(ctx, req)
@@ -169,9 +174,10 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 type killer struct {
 	opts       *KillOptions
 	notes      *OwnerNotes
-	ports      []*stop.Port // the report's, in the order of opts.Targets
-	shown      bool         // the plan was printed
-	noTTY      bool         // confirmation was needed and there was no terminal
+	attr       *origin.Attribution // where the processes come from; nil: not said
+	ports      []*stop.Port        // the report's, in the order of opts.Targets
+	shown      bool                // the plan was printed
+	noTTY      bool                // confirmation was needed and there was no terminal
 	answeredNo bool
 }
 
@@ -219,6 +225,12 @@ func (k *killer) showPlan(r *stop.Report) {
 	for _, p := range r.Ports {
 		if !p.Held() {
 			fmt.Fprintf(out, "nothing is listening on %s\n", k.portName(p))
+			if k.attr != nil {
+				for _, pub := range k.attr.Unlisted(nil, sockets.Filter{Port: p.Target.Port, TCP: p.Target.Proto == sockets.TCP, UDP: p.Target.Proto == sockets.UDP}) {
+					fmt.Fprintf(out, "  but container %s publishes it on %s (the kernel forwards it): stop the container with `%s`\n",
+						containerText(pub.Container), pub.Socket.Local.Addr(), pub.Container.StopCommand())
+				}
+			}
 		}
 	}
 	for _, p := range r.Ports {
@@ -231,7 +243,7 @@ func (k *killer) showPlan(r *stop.Report) {
 			continue // told with the outcomes
 		}
 		fmt.Fprintln(out, planText(v))
-		for _, line := range k.planNotes(v) {
+		for _, line := range append(k.originNotes(v), k.planNotes(v)...) {
 			fmt.Fprintf(out, "  %s\n", line)
 		}
 	}
@@ -283,7 +295,10 @@ func (k *killer) refusalText(v *stop.Victim) string {
 	re := v.Refused
 	switch re.Kind {
 	case procs.RefuseContainer:
-		return "it forwards to a container; stop the container: " + dockerHint(v)
+		if c := k.container(v); c != nil {
+			return "it forwards to container " + containerText(c) + "; stop the container: " + c.StopCommand()
+		}
+		return "it forwards to a container; stop the container: " + k.dockerHint(v)
 	case procs.RefuseOtherUser, procs.RefuseUnknownOwner:
 		return re.Reason + " (to stop it: " + k.notes.elevate(killCommand(k.opts)) + ")"
 	}
@@ -553,9 +568,65 @@ func planText(v *stop.Victim) string {
 	return s
 }
 
-// dockerHint names the container behind a docker-proxy by its published
-// port.
-func dockerHint(v *stop.Victim) string {
+// originNotes are the lines under a process in the plan that say where it
+// comes from: its folder and project, what started it, the service that
+// would start it again, the container it runs in.
+func (k *killer) originNotes(v *stop.Victim) []string {
+	if k.attr == nil || v.Note != nil {
+		return nil
+	}
+	o := k.attr.Owner(&v.Process, true)
+	var lines []string
+	place := ""
+	if !containers.IsForwarder(v.Process.Name) {
+		// A port forwarder's folder is its daemon's; the container
+		// it forwards to is named below.
+		place = placeText(o)
+	}
+	if c := chainText(v.Process.Name, o); c != "" {
+		if place != "" {
+			place += "; "
+		}
+		place += "started from: " + c
+	}
+	if place != "" {
+		lines = append(lines, place)
+	}
+	if unit, stop := serviceText(o, k.notes.EUID == 0); unit != "" {
+		lines = append(lines, fmt.Sprintf("run by the service %s, which may start it again: stop it with `%s`", unit, stop))
+	}
+	if o.Container != nil && (v.Refused == nil || v.Refused.Kind != procs.RefuseContainer) {
+		lines = append(lines, fmt.Sprintf("it runs in container %s: to stop the container, `%s`", containerText(o.Container), o.Container.StopCommand()))
+	}
+	return lines
+}
+
+// dockerHint names the container behind a docker-proxy: by name when a
+// container engine says which it is ("docker stop hp-web"), else by its
+// published port.
+func (k *killer) dockerHint(v *stop.Victim) string {
+	if c := k.container(v); c != nil {
+		return c.StopCommand()
+	}
+	return dockerPortHint(v)
+}
+
+// container is the container behind a victim's listeners, or nil.
+func (k *killer) container(v *stop.Victim) *containers.Container {
+	if k.attr == nil {
+		return nil
+	}
+	for i := range v.Holds {
+		if c := k.attr.Container(&v.Holds[i]); c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// dockerPortHint names the container behind a docker-proxy by its
+// published port.
+func dockerPortHint(v *stop.Victim) string {
 	port := strconv.Itoa(int(v.Port))
 	if i := slices.Index(v.Process.Cmdline, "-host-port"); i >= 0 && i+1 < len(v.Process.Cmdline) {
 		port = v.Process.Cmdline[i+1]
@@ -587,7 +658,7 @@ func (k *killer) failHint(r *stop.Report) string {
 			case procs.RefuseOtherUser, procs.RefuseUnknownOwner:
 				return k.notes.elevate(cmd)
 			case procs.RefuseContainer:
-				return dockerHint(v)
+				return k.dockerHint(v)
 			}
 		}
 		if v.Outcome.Kind == stop.PermissionDenied {

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"homeport/internal/origin"
 	"homeport/internal/ports"
 	"homeport/internal/procs"
 	"homeport/internal/sockets"
@@ -132,6 +134,14 @@ func (opts *PortsOptions) filter() sockets.Filter {
 func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 	shortLived()
 	filter := opts.filter()
+	// Where owners come from, and the ports containers publish with no
+	// listener here; not with --no-owner, which is for speed. The
+	// container engines are asked while the inventory is read.
+	var attr *origin.Attribution
+	if !filter.NoOwners {
+		attr = opts.Factory.attribution(cmd.Context())
+		defer attr.Wait()
+	}
 	snap, err := opts.Factory.Take(cmd.Context(), filter)
 	if err != nil {
 		return inventoryError(err)
@@ -149,12 +159,29 @@ func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 			return err
 		}
 	}
+	var published []origin.Published
+	if attr != nil {
+		published = filterPublished(attr.Unlisted(snap.Sockets, filter), opts)
+	}
 	if opts.JSON {
-		if err := writeJSON(opts.IO.Out, toJSONSockets(socks)); err != nil {
+		out := toJSONSockets(socks, attr, published)
+		slices.SortStableFunc(out, func(a, b jsonSocket) int { return int(a.Port) - int(b.Port) })
+		if err := writeJSON(opts.IO.Out, out); err != nil {
 			return err
 		}
 	} else {
-		if err := printSocketTable(opts.IO, socks, opts.All, !filter.NoOwners, opts.Now()); err != nil {
+		rows := socks
+		var forwarded map[string]bool
+		if len(published) > 0 {
+			rows = slices.Clone(socks)
+			forwarded = map[string]bool{}
+			for _, p := range published {
+				rows = append(rows, p.Socket)
+				forwarded[string(p.Socket.Proto)+" "+p.Socket.Local.String()] = true
+			}
+			sockets.Sort(rows)
+		}
+		if err := printSocketTable(opts.IO, rows, opts.All, !filter.NoOwners, opts.Now(), attr, forwarded); err != nil {
 			return err
 		}
 		if len(socks) == 0 && opts.IO.OutTTY {
@@ -166,7 +193,25 @@ func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 	if snap.Hidden > 0 && !filter.NoOwners && os.Geteuid() != 0 {
 		fmt.Fprintln(opts.IO.Err, "homeport: some owners are hidden; run with sudo to see them")
 	}
+	if attr != nil {
+		if n := attr.Note(); n != nil {
+			fmt.Fprintf(opts.IO.Err, "homeport: %s\nhomeport: hint: %s\n", n.Reason(), n.Hint())
+		}
+	}
 	return nil
+}
+
+// filterPublished applies ports' filters to the ports containers publish
+// without a listener: they have no owner and no user, so --pid, --process
+// and --user leave none.
+func filterPublished(pub []origin.Published, opts *PortsOptions) []origin.Published {
+	if len(opts.PIDs) > 0 || opts.Process != "" || opts.User != "" {
+		return nil
+	}
+	return slices.DeleteFunc(pub, func(p origin.Published) bool {
+		return len(opts.Ports) > 1 && !slices.Contains(opts.Ports, int(p.Socket.Port())) ||
+			opts.Exposed && !p.Socket.Exposed()
+	})
 }
 
 // inventoryError explains a failed inventory.
@@ -197,8 +242,19 @@ func checkUser(name string) error {
 	return nil
 }
 
+// fromMinWidth is the narrowest terminal that gets the FROM column.
+const fromMinWidth = 100
+
 // printSocketTable prints sockets as the `ports` table.
-func printSocketTable(o *IO, socks []sockets.Socket, all, owners bool, now time.Time) error {
+// attr, when not nil, fills the FROM column: the container, project or
+// service each row comes from; forwarded ("tcp 127.0.0.1:8080") are the
+// rows of published ports no socket holds.
+func printSocketTable(o *IO, socks []sockets.Socket, all, owners bool, now time.Time, attr *origin.Attribution, forwarded map[string]bool) error {
+	if o.OutTTY && o.Width > 0 && o.Width < fromMinWidth {
+		// A narrow terminal keeps its room for the command line; who
+		// tells where each owner comes from.
+		attr = nil
+	}
 	header := []string{"PROTO"}
 	if all {
 		header = append(header, "STATE")
@@ -208,7 +264,11 @@ func printSocketTable(o *IO, socks []sockets.Socket, all, owners bool, now time.
 		header = append(header, "PEER")
 	}
 	if owners {
-		header = append(header, "PID", "PROCESS", "USER", "UP", "COMMAND")
+		header = append(header, "PID", "PROCESS", "USER", "UP")
+		if attr != nil {
+			header = append(header, "FROM")
+		}
+		header = append(header, "COMMAND")
 	} else {
 		header = append(header, "USER")
 	}
@@ -239,7 +299,17 @@ func printSocketTable(o *IO, socks []sockets.Socket, all, owners bool, now time.
 			}
 			// On a terminal, the table cuts the command to its width.
 			r = append(r, cell{text: pidsText(s)}, cell{text: namesText(s), style: styleBold},
-				cell{text: userOf(s)}, cell{text: up}, cell{text: commandText(s)})
+				cell{text: userOf(s)}, cell{text: up})
+			if attr != nil {
+				r = append(r, cell{text: fromText(attr, s)})
+			}
+			cmd := commandText(s)
+			if forwarded[string(s.Proto)+" "+s.Local.String()] {
+				// A published port without a socket: no process holds
+				// it, the kernel forwards it.
+				cmd = "(forwarded by the kernel)"
+			}
+			r = append(r, cell{text: cmd})
 		} else {
 			r = append(r, cell{text: userOf(s)})
 		}

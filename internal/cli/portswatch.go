@@ -82,7 +82,7 @@ func (w *watchWriter) start(u watch.Update, socks []sockets.Socket) error {
 		}
 		return w.out.Flush()
 	}
-	if err := printSocketTable(w.io, socks, false, w.owners, u.At); err != nil {
+	if err := printSocketTable(w.io, socks, false, w.owners, u.At, nil, nil); err != nil {
 		return err
 	}
 	if w.io.OutTTY {
@@ -122,9 +122,9 @@ func (w *watchWriter) writeJSON(kind string, at time.Time, s, prev *sockets.Sock
 	if w.enc == nil {
 		w.enc = json.NewEncoder(w.out)
 	}
-	e := jsonEvent{Event: api.Event{Event: kind, Socket: toJSONSocket(s)}, At: at}
+	e := jsonEvent{Event: api.Event{Event: kind, Socket: toJSONSocket(s, nil)}, At: at}
 	if prev != nil {
-		p := toJSONSocket(prev)
+		p := toJSONSocket(prev, nil)
 		e.Previous = &p
 	}
 	return w.enc.Encode(e)

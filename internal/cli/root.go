@@ -15,11 +15,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"homeport/internal/origin"
 	"homeport/internal/sockets"
 )
 
@@ -32,25 +34,49 @@ type Factory struct {
 
 	// Take reads the socket inventory; tests may swap it.
 	Take func(ctx context.Context, f sockets.Filter) (*sockets.Snapshot, error)
+
+	// Attribute prepares where the owners shown come from (project,
+	// parents, unit, container); nil leaves owners unattributed, as tests
+	// over a fake inventory do.
+	Attribute func(ctx context.Context) *origin.Attribution
 }
 
 // NewFactory returns a Factory over the real system.
 func NewFactory(io *IO) *Factory {
-	return &Factory{IO: io, Take: sockets.Take}
+	return &Factory{IO: io, Take: sockets.Take, Attribute: func(ctx context.Context) *origin.Attribution {
+		return origin.Attribute(ctx, origin.Options{})
+	}}
+}
+
+// attribution returns the factory's attribution, or nil.
+func (f *Factory) attribution(ctx context.Context) *origin.Attribution {
+	if f == nil || f.Attribute == nil {
+		return nil
+	}
+	return f.Attribute(ctx)
 }
 
 // Main runs homeport with args and returns the process exit code.
 func Main(args []string, io *IO) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		// After the first signal, restore the default handling so that a
-		// second one ends the process at once.
-		<-ctx.Done()
-		stop()
-	}()
+	ctx := context.Background()
+	if !quick(args) {
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		go func() {
+			// After the first signal, restore the default handling so
+			// that a second one ends the process at once.
+			<-ctx.Done()
+			stop()
+		}()
+	}
 
-	root := NewRoot(NewFactory(io))
+	root := newRoot(NewFactory(io), commandName(args))
+	if !completing(args) {
+		// The completion command is built on every run unless disabled;
+		// only `homeport completion` and the shells' __complete need it.
+		root.CompletionOptions.DisableDefaultCmd = true
+	}
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -62,6 +88,38 @@ func Main(args []string, io *IO) int {
 	}
 	printError(io, err)
 	return exitCode(err)
+}
+
+// quick reports whether args run a command that reads and prints at once
+// (version, ports, who): those keep the default signal handling, which
+// ends the process at Ctrl-C, and skip installing handlers, whose thread
+// costs a tenth of `homeport version`'s run.
+func quick(args []string) bool {
+	for _, a := range args {
+		if a == "--watch" || a == "-w" {
+			return false
+		}
+	}
+	for _, a := range args {
+		switch a {
+		case "version", "--version", "ports", "ls", "list", "who":
+			return true
+		}
+		if !strings.HasPrefix(a, "-") {
+			return false
+		}
+	}
+	return true // bare homeport lists ports
+}
+
+// completing reports whether args ask for shell completion.
+func completing(args []string) bool {
+	for _, a := range args {
+		if a == "completion" || strings.HasPrefix(a, "__complete") || a == "help" {
+			return true
+		}
+	}
+	return false
 }
 
 // unknownCommand turns cobra's unknown-command error into one line and a
@@ -98,7 +156,13 @@ func printError(io *IO, err error) {
 
 // NewRoot builds the command tree. Bare `homeport` lists listeners, as
 // `homeport ports` does, and takes the same flags.
-func NewRoot(f *Factory) *cobra.Command {
+func NewRoot(f *Factory) *cobra.Command { return newRoot(f, "") }
+
+// newRoot builds the root and, when only names a subcommand, that one
+// alone: building every command with its flags is a tenth of a short run's
+// time, and one run needs one. Help, suggestions and completion need them
+// all (only "").
+func newRoot(f *Factory, only string) *cobra.Command {
 	ports := NewCmdPorts(f, nil)
 	root := &cobra.Command{
 		Use:   "homeport",
@@ -126,24 +190,58 @@ Run without a command, it lists listening sockets, like 'homeport ports'.`,
 	})
 	root.SetVersionTemplate("homeport {{.Version}}\n")
 
-	root.AddCommand(
-		ports,
-		NewCmdWho(f, nil),
-		NewCmdServe(f, nil),
-		NewCmdDoctor(f, nil),
-		NewCmdAudit(f, nil),
-		NewCmdKill(f, nil),
-		NewCmdFree(f, nil),
-		NewCmdWait(f, nil),
-		NewCmdCheck(f, nil),
-		NewCmdUp(f, nil),
-		NewCmdDown(f, nil),
-		NewCmdStatus(f, nil),
-		NewCmdUI(f, nil),
-		NewCmdTop(f, nil),
-		newCmdVersion(f),
-	)
+	for _, c := range subcommands(f, ports) {
+		if only == "" || slices.Contains(c.names, only) {
+			root.AddCommand(c.build())
+		}
+	}
 	return root
+}
+
+// subcommand is a command that is built when it is needed.
+type subcommand struct {
+	names []string // name and aliases
+	build func() *cobra.Command
+}
+
+func subcommands(f *Factory, ports *cobra.Command) []subcommand {
+	return []subcommand{
+		{[]string{"ports", "ls", "list"}, func() *cobra.Command { return ports }},
+		{[]string{"who"}, func() *cobra.Command { return NewCmdWho(f, nil) }},
+		{[]string{"serve"}, func() *cobra.Command { return NewCmdServe(f, nil) }},
+		{[]string{"doctor"}, func() *cobra.Command { return NewCmdDoctor(f, nil) }},
+		{[]string{"audit"}, func() *cobra.Command { return NewCmdAudit(f, nil) }},
+		{[]string{"kill"}, func() *cobra.Command { return NewCmdKill(f, nil) }},
+		{[]string{"free"}, func() *cobra.Command { return NewCmdFree(f, nil) }},
+		{[]string{"wait"}, func() *cobra.Command { return NewCmdWait(f, nil) }},
+		{[]string{"check"}, func() *cobra.Command { return NewCmdCheck(f, nil) }},
+		{[]string{"up"}, func() *cobra.Command { return NewCmdUp(f, nil) }},
+		{[]string{"down"}, func() *cobra.Command { return NewCmdDown(f, nil) }},
+		{[]string{"status"}, func() *cobra.Command { return NewCmdStatus(f, nil) }},
+		{[]string{"ui"}, func() *cobra.Command { return NewCmdUI(f, nil) }},
+		{[]string{"top"}, func() *cobra.Command { return NewCmdTop(f, nil) }},
+		{[]string{"version"}, func() *cobra.Command { return newCmdVersion(f) }},
+	}
+}
+
+// commandName returns the subcommand args run when it is one homeport
+// knows, else "" (bare homeport, help, a mistyped command).
+func commandName(args []string) string {
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			if a == "--help" || a == "-h" {
+				return ""
+			}
+			continue
+		}
+		for _, c := range subcommands(nil, nil) {
+			if slices.Contains(c.names, a) {
+				return c.names[0]
+			}
+		}
+		return ""
+	}
+	return ""
 }
 
 func newCmdVersion(f *Factory) *cobra.Command {

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"homeport/internal/containers"
+	"homeport/internal/origin"
 	"homeport/internal/ports"
 	"homeport/internal/procs"
 	"homeport/internal/sockets"
@@ -94,6 +97,9 @@ type noteJSON struct {
 func whoRun(ctx context.Context, opts *WhoOptions) error {
 	shortLived()
 	notes := ownerNotes(opts.Notes)
+	// The container engines are asked while the inventory is read.
+	attr := opts.Factory.attribution(ctx)
+	defer attr.Wait()
 	var results []whoJSON
 	allHeld := true
 	hidden := false
@@ -108,24 +114,40 @@ func whoRun(ctx context.Context, opts *WhoOptions) error {
 			hidden = true
 		}
 		explained := explainOwners(notes, t.Port, h.Sockets)
-		res := whoJSON{Target: t.String(), Held: h.Held(), Sockets: toJSONSockets(h.Sockets)}
+		published, err := whoPublished(ctx, opts, attr, h)
+		if err != nil {
+			return err
+		}
+		held := h.Held() || len(published) > 0
+		res := whoJSON{Target: t.String(), Held: held}
+		if opts.JSON {
+			res.Sockets = toJSONSockets(h.Sockets, attr, published)
+		}
 		for _, pid := range sortedPIDs(explained) {
 			n := explained[pid]
 			res.Notes = append(res.Notes, noteJSON{PID: pid, Reason: n.Reason, Hint: n.Hint})
 		}
 		results = append(results, res)
-		if !h.Held() {
+		if !held {
 			allHeld = false
 		}
 		if opts.JSON {
 			continue
 		}
-		if !h.Held() {
+		if !held {
 			fmt.Fprintln(opts.IO.Out, nothingText(t, h.OnPort))
 			continue
 		}
-		for _, line := range whoSentences(t, h.Sockets, opts.Now(), notes, explained) {
+		for _, line := range whoSentences(t, h.Sockets, opts.Now(), notes, explained, attr) {
 			fmt.Fprintln(opts.IO.Out, line)
+		}
+		for _, line := range publishedSentences(t, published) {
+			fmt.Fprintln(opts.IO.Out, line)
+		}
+	}
+	if attr != nil {
+		if n := attr.Note(); n != nil {
+			fmt.Fprintf(opts.IO.Err, "homeport: %s\nhomeport: hint: %s\n", n.Reason(), n.Hint())
 		}
 	}
 	if opts.JSON {
@@ -148,6 +170,26 @@ func whoRun(ctx context.Context, opts *WhoOptions) error {
 	return nil
 }
 
+// whoPublished returns the ports containers publish on h's port with no
+// listener on this machine, that answer h's target.
+func whoPublished(ctx context.Context, opts *WhoOptions, attr *origin.Attribution, h *ports.Holding) ([]origin.Published, error) {
+	if attr == nil {
+		return nil, nil
+	}
+	pub := attr.Unlisted(h.OnPort, h.Target.Filter())
+	if h.Target.Host == "" || len(pub) == 0 {
+		return pub, nil
+	}
+	addrs, err := ports.Resolve(ctx, opts.Resolver, h.Target.Host)
+	if err != nil {
+		return nil, &ExitError{Code: exitUsage, Msg: err.Error(), Err: err,
+			Hint: fmt.Sprintf("ask about the port alone: homeport who %d", h.Target.Port)}
+	}
+	return slices.DeleteFunc(pub, func(p origin.Published) bool {
+		return !slices.ContainsFunc(addrs, func(a netip.Addr) bool { return p.Socket.Takes(a) })
+	}), nil
+}
+
 // whoHolders is the one question who asks below the command line: what
 // holds t.
 func whoHolders(ctx context.Context, opts *WhoOptions, t ports.Target) (*ports.Holding, error) {
@@ -161,14 +203,6 @@ func whoHolders(ctx context.Context, opts *WhoOptions, t ports.Target) (*ports.H
 		return nil, inventoryError(err)
 	}
 	return h, nil
-}
-
-func toJSONSockets(socks []sockets.Socket) []jsonSocket {
-	out := make([]jsonSocket, len(socks))
-	for i := range socks {
-		out[i] = toJSONSocket(&socks[i])
-	}
-	return out
 }
 
 // nothingText says nothing listens, and where the port is held instead when
@@ -227,7 +261,7 @@ func sortedPIDs(m map[int]procs.Note) []int {
 // whoSentences describes the holders of one target: one sentence per owner
 // (or per group of sockets without a visible owner), each followed by the
 // note on an owner that is not an ordinary process and what to do instead.
-func whoSentences(t ports.Target, held []sockets.Socket, now time.Time, notes *OwnerNotes, explained map[int]procs.Note) []string {
+func whoSentences(t ports.Target, held []sockets.Socket, now time.Time, notes *OwnerNotes, explained map[int]procs.Note, attr *origin.Attribution) []string {
 	type group struct {
 		key   string
 		socks []*sockets.Socket
@@ -290,6 +324,14 @@ func whoSentences(t ports.Target, held []sockets.Socket, now time.Time, notes *O
 				fmt.Fprintf(&b, "; shared with %s", strings.Join(more, ", "))
 			}
 			b.WriteString(")")
+			// A port forwarder's folder is its daemon's, not the
+			// container's: the container line says where it comes from.
+			if attr != nil && !containers.IsForwarder(p.Name) {
+				if place := placeText(attr.Owner(&s.Owners[0], true)); place != "" {
+					b.WriteString(" ")
+					b.WriteString(place)
+				}
+			}
 		}
 		b.WriteString(", listening on ")
 		b.WriteString(listenText(g.socks))
@@ -312,6 +354,7 @@ func whoSentences(t ports.Target, held []sockets.Socket, now time.Time, notes *O
 		if hint != "" {
 			sn.more = append(sn.more, "  hint: "+hint)
 		}
+		sn.more = append(sn.more, originLines(attr, s, notes.EUID == 0)...)
 		for _, o := range s.Owners {
 			if n, ok := explained[o.PID]; ok {
 				sn.more = append(sn.more, "  "+n.Reason)

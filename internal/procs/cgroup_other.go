@@ -1,0 +1,5 @@
+//go:build !linux
+
+package procs
+
+func cgroupOf(int) (Cgroup, error) { return Cgroup{UserUID: -1}, ErrNotSupported }
