@@ -42,7 +42,7 @@ type PortsOptions struct {
 // NewCmdPorts builds `homeport ports`. runF, when not nil, replaces the run
 // function (tests of flag parsing).
 func NewCmdPorts(f *Factory, runF func(*PortsOptions) error) *cobra.Command {
-	opts := &PortsOptions{IO: f.IO, Factory: f, Now: time.Now}
+	opts := &PortsOptions{Interval: time.Second, IO: f.IO, Factory: f, Now: time.Now}
 	var portArgs []string
 	cmd := &cobra.Command{
 		Use:     "ports",
@@ -113,7 +113,7 @@ and "change" (with "previous").`,
 	fl.BoolVar(&opts.JSON, "json", false, "print JSON")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "say where the sockets were read from")
 	fl.BoolVarP(&opts.Watch, "watch", "w", false, "keep watching: print each socket that opens, closes or changes owner")
-	fl.Var(durationFlag{&opts.Interval}, "interval", "with --watch, how often to look (default 1s)")
+	fl.Var(durationFlag{&opts.Interval}, "interval", "with --watch, how often to look")
 	return cmd
 }
 
