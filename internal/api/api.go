@@ -5,9 +5,6 @@
 package api
 
 import (
-	"os/user"
-	"strconv"
-	"sync"
 	"time"
 
 	"homeport/internal/ports"
@@ -97,7 +94,7 @@ func SocketOf(s *sockets.Socket) Socket {
 		Class:     string(ports.ClassOf(s.Port())),
 		Inode:     s.Inode,
 		UID:       s.UID,
-		User:      UserOf(s),
+		User:      s.UserText(),
 		RecvQ:     s.RecvQ,
 		SendQ:     s.SendQ,
 		Owners:    []Owner{},
@@ -123,33 +120,6 @@ func Sockets(socks []sockets.Socket) []Socket {
 		out[i] = SocketOf(&socks[i])
 	}
 	return out
-}
-
-// UserOf names the user of a socket: its first owner's, or its uid's.
-func UserOf(s *sockets.Socket) string {
-	for _, p := range s.Owners {
-		if p.User != "" {
-			return p.User
-		}
-	}
-	if s.UID >= 0 {
-		return lookupUser(s.UID)
-	}
-	return ""
-}
-
-var userCache sync.Map // int → string
-
-func lookupUser(uid int) string {
-	if v, ok := userCache.Load(uid); ok {
-		return v.(string)
-	}
-	name := strconv.Itoa(uid)
-	if u, err := user.LookupId(name); err == nil {
-		name = u.Username
-	}
-	userCache.Store(uid, name)
-	return name
 }
 
 // Event is one change of the socket inventory, as the daemon's event stream

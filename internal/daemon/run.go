@@ -17,8 +17,6 @@ import (
 	"homeport/internal/ports"
 )
 
-var errLocked = errors.New("locked by another process")
-
 // Options configure Run.
 type Options struct {
 	// Port on 127.0.0.1 and [::1]; DefaultPort when zero.
@@ -99,8 +97,10 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("opening the daemon lock: %w", err)
 	}
 	defer lock.Close()
-	if err := tryLock(lock); err != nil {
-		if errors.Is(err, errLocked) {
+	// One daemon per user. Where the OS has no file locks, the port
+	// itself keeps a second daemon out.
+	if err := ports.TryLock(lock); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		if errors.Is(err, ports.ErrLocked) {
 			if st, ferr := Find(ctx); ferr == nil {
 				return &RunningError{State: *st}
 			}

@@ -139,9 +139,9 @@ func (rs *Holds) hold(p uint16, name string, bindable func(uint16) bool) (*Hold,
 	if err != nil {
 		return nil, fmt.Errorf("opening hold %s: %w", path, err)
 	}
-	if err := tryLock(f); err != nil {
+	if err := TryLock(f); err != nil {
 		f.Close()
-		if errors.Is(err, errLocked) {
+		if errors.Is(err, ErrLocked) {
 			return nil, nil // someone is taking it right now
 		}
 		if errors.Is(err, errors.ErrUnsupported) {
@@ -230,3 +230,6 @@ func parseRecord(b []byte) (record, bool) {
 	r.Expires = time.Unix(0, ns)
 	return r, true
 }
+
+// ErrLocked is TryLock's answer when another process holds the lock.
+var ErrLocked = errors.New("locked by another process")

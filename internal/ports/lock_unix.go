@@ -12,11 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var errLocked = errors.New("locked by another process")
-
-// tryLock takes an exclusive flock(2) on f without waiting. The lock belongs
+// TryLock takes an exclusive flock(2) on f without waiting. The lock belongs
 // to the open file: closing f, or the process dying, releases it.
-func tryLock(f *os.File) error {
+func TryLock(f *os.File) error {
 	for {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		switch {
@@ -25,7 +23,7 @@ func tryLock(f *os.File) error {
 		case errors.Is(err, unix.EINTR):
 			continue
 		case errors.Is(err, unix.EWOULDBLOCK):
-			return errLocked
+			return ErrLocked
 		}
 		return err
 	}

@@ -8,15 +8,13 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-var errLocked = errors.New("locked by another process")
-
-// tryLock takes an exclusive lock on the first byte of f without waiting;
+// TryLock takes an exclusive lock on the first byte of f without waiting;
 // Windows drops it when the handle closes or the process ends.
-func tryLock(f *os.File) error {
+func TryLock(f *os.File) error {
 	err := windows.LockFileEx(windows.Handle(f.Fd()),
 		windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &windows.Overlapped{})
 	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
-		return errLocked
+		return ErrLocked
 	}
 	return err
 }
