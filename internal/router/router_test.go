@@ -89,13 +89,24 @@ func TestProxyBackendOnEitherFamily(t *testing.T) {
 	hello := func(s string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, s) })
 	}
-	d.route(t, "four", serveBackend(t, "127.0.0.1:0", hello("v4")))
-	d.route(t, "six", serveBackend(t, "[::1]:0", hello("v6"))) // as Node 17+ binds "localhost"
-	for range 3 {                                              // the second and third go to the family remembered
+	four := serveBackend(t, "127.0.0.1:0", hello("v4"))
+	six := serveBackend(t, "[::1]:0", hello("v6")) // as Node 17+ binds "localhost"
+	d.route(t, "four", four)
+	d.route(t, "six", six)
+	// The second and third rounds dial again (Close drops the idle
+	// connections) and go to the family remembered.
+	for range 3 {
 		for name, want := range map[string]string{"four": "v4", "six": "v6"} {
 			if code, body, _ := d.get(t, d.url(name, "/"), nil); code != 200 || body != want {
 				t.Errorf("GET %s = %d %q; want 200 %q", name, code, body, want)
 			}
+		}
+		d.router.Close()
+	}
+	for port, want := range map[int]bool{four: false, six: true} {
+		v, ok := d.router.families.Load(port)
+		if !ok || v.(*atomic.Bool).Load() != want {
+			t.Errorf("port %d: remembered ::1 = %v; want %v", port, ok && v.(*atomic.Bool).Load(), want)
 		}
 	}
 }
