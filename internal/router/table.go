@@ -43,6 +43,18 @@ type Route struct {
 // ErrNoRoute is returned (wrapped) when a name has no route.
 var ErrNoRoute = errors.New("no such route")
 
+// BadRouteError is Add's error about a route's port, kind or owner (a bad
+// name is a *NameError).
+type BadRouteError struct {
+	msg string
+}
+
+func (e *BadRouteError) Error() string { return e.msg }
+
+func badRoute(format string, args ...any) error {
+	return &BadRouteError{msg: fmt.Sprintf(format, args...)}
+}
+
 // ConflictError is returned by Add when the name already routes elsewhere.
 type ConflictError struct {
 	Existing Route
@@ -129,17 +141,17 @@ func (t *Table) Add(r Route) (Route, error) {
 	}
 	r.Name = name
 	if r.Port < 1 || r.Port > 65535 {
-		return Route{}, fmt.Errorf("port %d of route %s is out of range; a port is 1 to 65535", r.Port, name)
+		return Route{}, badRoute("port %d of route %s is out of range; a port is 1 to 65535", r.Port, name)
 	}
 	switch r.Kind {
 	case KindRun:
 		if r.PID <= 0 {
-			return Route{}, fmt.Errorf("route %s of kind run needs the pid that owns it", name)
+			return Route{}, badRoute("route %s of kind run needs the pid that owns it", name)
 		}
 	case KindPersistent:
 		r.PID = 0
 	default:
-		return Route{}, fmt.Errorf("route %s has kind %q; want %q or %q", name, r.Kind, KindRun, KindPersistent)
+		return Route{}, badRoute("route %s has kind %q; want %q or %q", name, r.Kind, KindRun, KindPersistent)
 	}
 
 	t.mu.Lock()
