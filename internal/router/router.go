@@ -154,29 +154,26 @@ func (r *Router) Close() { r.tr.CloseIdleConnections() }
 // A nil dashboard answers those requests with the list of routes.
 func (r *Router) Dispatch(dashboard http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		target, name := ParseHost(req.Host)
-		switch target {
-		case TargetRoute:
-			r.serveRoute(w, req, name)
-		case TargetDashboard:
-			if dashboard != nil {
-				dashboard.ServeHTTP(w, req)
-				return
-			}
-			r.fail(w, req, &failure{kind: failIndex})
-		default:
-			httpguard.Forbid(w, req)
-		}
+		r.dispatch(w, req, dashboard)
 	})
 }
 
-// ServeHTTP serves a request as Dispatch(nil) does.
+// ServeHTTP serves a request as Dispatch(nil) does. A daemon that sorts
+// hosts itself hands NAME.localhost requests to it.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.dispatch(w, req, nil)
+}
+
+func (r *Router) dispatch(w http.ResponseWriter, req *http.Request, dashboard http.Handler) {
 	target, name := ParseHost(req.Host)
 	switch target {
 	case TargetRoute:
 		r.serveRoute(w, req, name)
 	case TargetDashboard:
+		if dashboard != nil {
+			dashboard.ServeHTTP(w, req)
+			return
+		}
 		r.fail(w, req, &failure{kind: failIndex})
 	default:
 		httpguard.Forbid(w, req)
