@@ -90,7 +90,7 @@ func TestProxyBackendOnEitherFamily(t *testing.T) {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, s) })
 	}
 	four := serveBackend(t, "127.0.0.1:0", hello("v4"))
-	six := serveBackend(t, "[::1]:0", hello("v6")) // as Node 17+ binds "localhost"
+	six := serveV6Only(t, hello("v6")) // as Node 17+ binds "localhost"
 	d.route(t, "four", four)
 	d.route(t, "six", six)
 	// The second and third rounds dial again (Close drops the idle
@@ -109,6 +109,31 @@ func TestProxyBackendOnEitherFamily(t *testing.T) {
 			t.Errorf("port %d: remembered ::1 = %v; want %v", port, ok && v.(*atomic.Bool).Load(), want)
 		}
 	}
+}
+
+// serveV6Only serves h on [::1] at a port that nothing holds on 127.0.0.1:
+// on a busy machine an unrelated listener may have the same port number on
+// the other family, and the router, trying 127.0.0.1 first, would reach it.
+func serveV6Only(t *testing.T, h http.Handler) int {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", "[::1]:0")
+		if err != nil {
+			t.Skipf("cannot listen on [::1]: %v", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		if c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			c.Close()
+			ln.Close()
+			continue
+		}
+		srv := &http.Server{Handler: h}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		return port
+	}
+	t.Fatal("no port free on both families")
+	return 0
 }
 
 func TestProxyHostDispatch(t *testing.T) {
