@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -534,5 +535,72 @@ func TestProxyMetrics(t *testing.T) {
 	m.Forget("api")
 	if n := testutil.CollectAndCount(m, "homeport_router_requests_total"); n != 2 {
 		t.Errorf("request series after Forget(api): %d; want 2", n)
+	}
+}
+
+// observed records what an Observer is told.
+type observed struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (o *observed) ObserveRequest(route string, status int, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.calls = append(o.calls, route+" "+strconv.Itoa(status))
+}
+
+func (o *observed) get() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.calls...)
+}
+
+func TestProxyObserverSeesUpgradesAndFailures(t *testing.T) {
+	obs := &observed{}
+	d := startDaemon(t, Options{Observer: obs})
+	d.route(t, "raw", rawUpgrade(t))
+	d.route(t, "down", deadPort(t))
+	c, err := net.Dial("tcp", d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: raw.localhost:%d\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\n", d.port)
+	br := bufio.NewReader(c)
+	if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != 101 {
+		t.Fatalf("upgrade: %v, %v", res, err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	io.ReadAll(br)
+	c.Close()
+	d.get(t, d.url("down", "/"), nil)
+	d.get(t, d.url("nope", "/"), nil)
+	want := []string{"raw 101", "down 502", unknownRoute + " 404"}
+	waitFor(t, "three observations", func() bool { return len(obs.get()) == 3 })
+	if d := cmp.Diff(want, obs.get()); d != "" {
+		t.Errorf("observations (-want +got):\n%s", d)
+	}
+}
+
+func TestProxyRouteToItselfWithoutSelfPort(t *testing.T) {
+	// A daemon that has not said its port: the hop header still stops the
+	// loop on its second pass.
+	tab := NewTable()
+	r := New(tab, Options{})
+	defer r.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: r}
+	go srv.Serve(ln)
+	defer srv.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	d := &daemon{router: r, table: tab, addr: ln.Addr().String(), port: port}
+	d.route(t, "self", port)
+	code, body, _ := d.get(t, d.url("self", "/"), nil)
+	if code != http.StatusLoopDetected || !strings.Contains(body, "passed through the routes self") {
+		t.Errorf("GET self = %d; want 508\n%s", code, body)
 	}
 }
