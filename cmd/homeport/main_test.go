@@ -21,6 +21,7 @@ func TestMain(m *testing.M) {
 // binary. Scripts get a command of their own:
 //
 //	listen NETWORK ADDRESS VAR   listen (in the test process) and set $VAR to the port
+//	freeport VAR                 set $VAR to a TCP port nothing holds on 127.0.0.1 now
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
@@ -43,6 +44,16 @@ func TestScripts(t *testing.T) {
 					port = ln.Addr().(*net.TCPAddr).Port
 				}
 				ts.Setenv(args[2], strconv.Itoa(port))
+			},
+			"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: freeport VAR")
+				}
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				ts.Check(err)
+				port := ln.Addr().(*net.TCPAddr).Port
+				ts.Check(ln.Close())
+				ts.Setenv(args[0], strconv.Itoa(port))
 			},
 		},
 	})

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"homeport/internal/doctor"
+	"homeport/internal/sockets"
 )
 
 // AuditOptions are the flags of `homeport audit`.
@@ -88,9 +88,7 @@ func auditRun(ctx context.Context, opts *AuditOptions) error {
 		return inventoryError(err)
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(opts.IO.Out, rep); err != nil {
 			return err
 		}
 	} else {
@@ -108,7 +106,7 @@ func writeAuditReport(o *IO, rep *doctor.AuditReport, failOn doctor.Severity) {
 	} else {
 		t := newTable(o, "PROTO", "ADDRESS", "EXPOSURE", "PROCESS", "SERVICE")
 		for _, l := range rep.Exposed {
-			t.row(cell{text: l.Proto}, cell{text: doctorAddr(l.Addr.Addr().Unmap().String(), l.Addr.Port())},
+			t.row(cell{text: l.Proto}, cell{text: sockets.FormatAddr(l.Addr)},
 				cell{text: l.Exposure, style: styleAmber}, cell{text: l.Process}, cell{text: l.Service})
 		}
 		t.flush()

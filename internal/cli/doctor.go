@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -130,9 +129,7 @@ func doctorRun(ctx context.Context, opts *DoctorOptions) error {
 		rep = doctor.Diagnose(ctx, env, opts.Target, &doctor.Options{Timeout: opts.Timeout})
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(opts.IO.Out, rep); err != nil {
 			return err
 		}
 	} else {
@@ -173,7 +170,7 @@ func writeDoctorReport(o *IO, rep *doctor.Report) {
 		if l.Backlog > 0 || l.Queued > 0 {
 			extra += fmt.Sprintf(", accept queue %d/%d", l.Queued, l.Backlog)
 		}
-		fact("listen", "%s on %s/%s%s", l.Process, doctorAddr(l.Addr.Addr().Unmap().String(), l.Addr.Port()), l.Proto, extra)
+		fact("listen", "%s on %s/%s%s", l.Process, sockets.FormatAddr(l.Addr), l.Proto, extra)
 	}
 	for _, a := range rep.Attempts {
 		res := string(a.Result)
@@ -185,7 +182,7 @@ func writeDoctorReport(o *IO, rep *doctor.Report) {
 		default:
 			res = o.paint(styleRed, res)
 		}
-		fact("connect", "%s %s", doctorAddr(a.Addr.Addr().Unmap().String(), a.Addr.Port()), res)
+		fact("connect", "%s %s", sockets.FormatAddr(a.Addr), res)
 	}
 	if h := rep.HTTP; h != nil {
 		switch {
@@ -221,13 +218,6 @@ func isLiteral(as []netip.Addr, target string) bool {
 		return true // a bare port
 	}
 	return len(as) == 1 && strings.Contains(target, as[0].String())
-}
-
-func doctorAddr(host string, port uint16) string {
-	if strings.Contains(host, ":") {
-		return fmt.Sprintf("[%s]:%d", host, port)
-	}
-	return fmt.Sprintf("%s:%d", host, port)
 }
 
 func doctorMS(d time.Duration) string {

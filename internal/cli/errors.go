@@ -6,12 +6,30 @@ import (
 )
 
 // Exit codes shared by every command. Commands with their own meanings
-// (who: 1 nothing there; kill: 3 could not free) return an *ExitError.
+// (who: 1 nothing there) return an *ExitError with one of these or of the
+// command codes below.
 const (
 	exitOK       = 0
 	exitFailure  = 1
 	exitUsage    = 2
 	exitInternal = 2
+)
+
+// Exit codes of one command each. A script may rely on them: they are in
+// the command's help and in the README.
+const (
+	// exitKillNotFreed: `kill` signalled what it could, and a port is
+	// still held (refused, permission denied, restarted, stuck).
+	exitKillNotFreed = 3
+	// exitKillDeclined: `kill` asked, and the answer was no; nothing was
+	// sent.
+	exitKillDeclined = 4
+	// exitWaitCannotRun: `wait -- CMD` found CMD but could not run it
+	// (not executable, permission denied), as a shell exits 126.
+	exitWaitCannotRun = 126
+	// exitWaitNotFound: `wait -- CMD` could not find CMD, as a shell
+	// exits 127.
+	exitWaitNotFound = 127
 )
 
 // ExitError ends a command with a given exit code. Msg, when set, is printed

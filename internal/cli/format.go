@@ -3,11 +3,14 @@ package cli
 import (
 	"bufio"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/mattn/go-runewidth"
+
+	"homeport/internal/procs"
 	"homeport/internal/sockets"
 )
 
@@ -54,40 +57,69 @@ var (
 	ttyCell  = strings.NewReplacer("\n", "\\n", "\t", " ")
 )
 
+// minLastColumn is the narrowest the last column (a command line) is cut to
+// on a narrow terminal: below it, the row wraps instead.
+const minLastColumn = 10
+
 func (t *table) flush() error {
 	w := t.w
 	if !t.io.OutTTY {
 		return w.Flush()
 	}
-	// On a terminal, pad by hand: tabwriter cannot measure ANSI escapes.
+	// On a terminal, pad by hand: tabwriter cannot measure ANSI escapes,
+	// and columns are measured in display cells, so that a CJK or emoji
+	// process name (two cells a rune) keeps the columns aligned.
+	last := len(t.header) - 1
+	for _, r := range t.rows {
+		for i := range r {
+			r[i].text = ttyCell.Replace(r[i].text)
+		}
+	}
 	widths := make([]int, len(t.header))
 	for i, h := range t.header {
-		widths[i] = utf8.RuneCountInString(h)
+		widths[i] = runewidth.StringWidth(h)
 	}
 	for _, r := range t.rows {
 		for i, c := range r {
 			if i < len(widths) {
-				widths[i] = max(widths[i], utf8.RuneCountInString(c.text))
+				widths[i] = max(widths[i], runewidth.StringWidth(c.text))
+			}
+		}
+	}
+	if t.io.Width > 0 && last >= 0 {
+		// The last column takes what the others leave of the terminal.
+		used := 0
+		for _, wd := range widths[:last] {
+			used += wd + 2
+		}
+		if room := max(t.io.Width-used, minLastColumn); widths[last] > room {
+			widths[last] = room
+			for _, r := range t.rows {
+				if last < len(r) {
+					r[last].text = truncate(r[last].text, room)
+				}
 			}
 		}
 	}
 	b := w
-	last := len(t.header) - 1
 	for i, h := range t.header {
 		b.WriteString(t.io.paint(styleBold, h))
 		if i < last {
-			b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(h)+2))
+			b.WriteString(strings.Repeat(" ", widths[i]-runewidth.StringWidth(h)+2))
 		}
 	}
 	b.WriteByte('\n')
+	var line strings.Builder
 	for _, r := range t.rows {
+		line.Reset()
 		for i, c := range r {
-			text := ttyCell.Replace(c.text)
-			b.WriteString(t.io.paint(c.style, text))
+			line.WriteString(t.io.paint(c.style, c.text))
 			if i < last {
-				b.WriteString(strings.Repeat(" ", max(widths[i]-utf8.RuneCountInString(text), 0)+2))
+				line.WriteString(strings.Repeat(" ", max(widths[i]-runewidth.StringWidth(c.text), 0)+2))
 			}
 		}
+		// Empty last cells leave no padding at the end of the line.
+		b.WriteString(strings.TrimRight(line.String(), " "))
 		b.WriteByte('\n')
 	}
 	return w.Flush()
@@ -119,16 +151,6 @@ func exposureStyle(s *sockets.Socket) string {
 	return styleAmber
 }
 
-// addrText formats a local address the way ss does: "*" for the wildcard,
-// brackets for IPv6.
-func addrText(s *sockets.Socket) string {
-	a := s.Local.Addr()
-	if a.Is6() && !a.Is4In6() {
-		return "[" + a.String() + "]:" + strconv.Itoa(int(s.Port()))
-	}
-	return a.Unmap().String() + ":" + strconv.Itoa(int(s.Port()))
-}
-
 // pidsText lists the owners' PIDs: "4242" or "4242,4243".
 func pidsText(s *sockets.Socket) string {
 	if len(s.Owners) == 0 {
@@ -152,20 +174,11 @@ func namesText(s *sockets.Socket) string {
 		if n == "" {
 			n = "?"
 		}
-		if !contains(names, n) {
+		if !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
 	return strings.Join(names, ",")
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // userOf names the user of a socket: its first owner's, else the socket's uid.
@@ -176,7 +189,7 @@ func userOf(s *sockets.Socket) string {
 		}
 	}
 	if s.UID >= 0 {
-		return lookupUser(s.UID)
+		return procs.UserName(s.UID)
 	}
 	return ""
 }
@@ -189,13 +202,13 @@ func commandText(s *sockets.Socket) string {
 	return s.Owners[0].Command()
 }
 
-// truncate shortens s to n runes with an ellipsis.
+// truncate shortens s to n display cells with an ellipsis: a CJK rune or an
+// emoji takes two cells, a combining mark none.
 func truncate(s string, n int) string {
-	if n <= 1 || utf8.RuneCountInString(s) <= n {
+	if n <= 1 {
 		return s
 	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	return runewidth.Truncate(s, n, "…")
 }
 
 // sinceText formats a start time: the clock time today, the date otherwise.

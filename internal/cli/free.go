@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -19,10 +18,10 @@ type FreeOptions struct {
 	Ranges []ports.Range // empty: the default ranges
 	Name   string
 	Count  int
-	Hold   time.Duration // how long the reservation stands; 0: none
+	Hold   time.Duration // how long a printed port is held; 0: not at all
 	JSON   bool
 
-	// Holder is whose exit ends the reservation: the program that ran
+	// Holder is whose exit ends the hold: the program that ran
 	// homeport (its parent).
 	Holder ports.Holder
 
@@ -53,12 +52,12 @@ and ports in the ranges Windows excludes (Hyper-V, WSL 2, WinNAT, Docker;
 and the next free one is taken when that one is busy. 'homeport free --name
 api' says the same every day, as long as the port stays free.
 
-Reservations: so that test runs started side by side never get the same port,
-each printed port is reserved for --hold (default 30s), or until the program
-that ran homeport exits, whichever comes first. The reservation is a lock file
+Holds: so that test runs started side by side never get the same port, each
+printed port is held for --hold (default 30s), or until the program that ran
+homeport exits, whichever comes first. The hold is a lock file
 per port in $XDG_RUNTIME_DIR/homeport/ports (or <tmp>/homeport-<uid>/ports);
 it only keeps other 'homeport free' calls away, not other programs. A name's
-reservation does not keep the same name away. --hold 0 reserves nothing.
+hold does not keep the same name away. --hold 0 holds nothing.
 
 Exit status: 0 printed, 1 nothing free in the range, 2 bad input.`,
 		Example: `  homeport free
@@ -101,13 +100,13 @@ Exit status: 0 printed, 1 nothing free in the range, 2 bad input.`,
 func freeRun(opts *FreeOptions) error {
 	fo := ports.FreeOptions{Ranges: opts.Ranges, Name: opts.Name, Count: opts.Count, Reserved: opts.Reserved}
 	if opts.Hold > 0 {
-		res, err := ports.NewReservations(opts.Hold, opts.Holder)
+		res, err := ports.NewHolds(opts.Hold, opts.Holder)
 		if err != nil {
 			// The port is still free; only parallel callers lose their
 			// guarantee. Say so and go on.
-			fmt.Fprintf(opts.IO.Err, "homeport: warning: ports are not reserved: %v\n", err)
+			fmt.Fprintf(opts.IO.Err, "homeport: warning: ports are not held: %v\n", err)
 		} else {
-			fo.Reservations = res
+			fo.Holds = res
 		}
 	}
 	got, err := ports.Free(fo)
@@ -118,12 +117,12 @@ func freeRun(opts *FreeOptions) error {
 				where = ports.RangesString(opts.Ranges)
 			}
 			return &ExitError{Code: exitFailure, Msg: err.Error(),
-				Hint: fmt.Sprintf("every port of %s is taken or reserved; see what holds them with 'homeport ports', or widen it: homeport free --range dynamic", where)}
+				Hint: fmt.Sprintf("every port of %s is taken or held; see what holds them with 'homeport ports', or widen it: homeport free --range dynamic", where)}
 		}
 		return err
 	}
 	if opts.JSON {
-		return json.NewEncoder(opts.IO.Out).Encode(got)
+		return writeJSON(opts.IO.Out, got)
 	}
 	for _, p := range got {
 		fmt.Fprintln(opts.IO.Out, p)

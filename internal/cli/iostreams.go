@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"encoding/json"
 	"io"
 	"os"
+	"strconv"
 
 	"golang.org/x/term"
 )
@@ -21,6 +23,10 @@ type IO struct {
 	// Color is true when colour is wanted on Out: a terminal, and NO_COLOR
 	// unset (https://no-color.org).
 	Color bool
+
+	// Width is the number of columns of the terminal on Out (0: not a
+	// terminal, or unknown). Tables fit their last column into it.
+	Width int
 }
 
 // System returns the process's standard streams.
@@ -32,7 +38,29 @@ func System() *IO {
 	}
 	_, noColor := os.LookupEnv("NO_COLOR")
 	o.Color = o.OutTTY && !noColor && os.Getenv("TERM") != "dumb"
+	if o.OutTTY {
+		o.Width = terminalWidth(os.Stdout)
+	}
 	return o
+}
+
+// terminalWidth is the width of the terminal f: $COLUMNS when set (as ls and
+// less honour it), else what the terminal says, else 80.
+func terminalWidth(f *os.File) int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+		return w
+	}
+	return 80
+}
+
+// writeJSON writes v as indented JSON, the form every --json output takes.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // ANSI styles used on a terminal.

@@ -27,8 +27,7 @@ func realKill(t *testing.T, port uint16, timeout time.Duration) (*KillOptions, *
 		t.Fatal(err)
 	}
 	return &KillOptions{IO: io, Factory: f, Targets: []ports.Target{tg}, Yes: true, Signal: syscall.SIGTERM,
-		Timeout: timeout, Guard: procs.NewGuard(), Poll: 5 * time.Millisecond, KillWait: 30 * time.Second,
-		Lookup: lookupHost}, out
+		Timeout: timeout, Guard: procs.NewGuard(), Poll: 5 * time.Millisecond, KillWait: 30 * time.Second}, out
 }
 
 func TestKillGracefulListenerExitsOnTerm(t *testing.T) {
@@ -198,7 +197,7 @@ func fakeKill(t *testing.T, in string, uid int, owners ...procs.Process) (*KillO
 	tg, _ := ports.ParseTarget("3000")
 	return &KillOptions{IO: io, Factory: f, Targets: []ports.Target{tg}, Signal: syscall.SIGTERM, Timeout: time.Second,
 		Guard: &procs.Guard{Signaller: fs, Self: 500, Parent: 400, UID: uid},
-		Poll:  time.Millisecond, KillWait: time.Second, Lookup: lookupHost}, fs, out, errb
+		Poll:  time.Millisecond, KillWait: time.Second}, fs, out, errb
 }
 
 func TestKillRefusals(t *testing.T) {
@@ -256,8 +255,8 @@ func TestKillNeedsConfirmation(t *testing.T) {
 		opts, fs, out, errb := fakeKill(t, "n\n", 1000, owner)
 		opts.IO.InTTY, opts.IO.ErrTTY = true, true
 		err := killRun(context.Background(), opts)
-		if got := exitCodeOf(err); got != 3 || len(fs.sent) != 0 {
-			t.Fatalf("kill answered no = exit %d, sent %v; want exit 3, nothing sent", got, fs.sent)
+		if got := exitCodeOf(err); got != exitKillDeclined || len(fs.sent) != 0 {
+			t.Fatalf("kill answered no = exit %d, sent %v; want exit %d (declined), nothing sent", got, fs.sent, exitKillDeclined)
 		}
 		if !strings.Contains(errb.String(), "stop 1 process with SIGTERM? [y/N]") {
 			t.Errorf("no question on stderr: %q", errb)
@@ -285,7 +284,17 @@ func TestKillNeedsConfirmation(t *testing.T) {
 		if len(fs.sent) != 0 {
 			t.Fatalf("dry run sent %v", fs.sent)
 		}
-		if !strings.Contains(out.String(), "would send SIGTERM to 1 process") {
+		if !strings.Contains(out.String(), "dry run: would send SIGTERM to 1 process, then SIGKILL after 1s\n") {
+			t.Errorf("output:\n%s", out)
+		}
+	})
+	t.Run("dry run with SIGKILL", func(t *testing.T) {
+		opts, _, out, _ := fakeKill(t, "", 1000, owner)
+		opts.DryRun, opts.Signal = true, syscall.SIGKILL
+		if err := killRun(context.Background(), opts); err != nil {
+			t.Fatalf("kill --dry-run --signal 9 = %v", err)
+		}
+		if !strings.Contains(out.String(), "dry run: would send SIGKILL to 1 process\n") {
 			t.Errorf("output:\n%s", out)
 		}
 	})

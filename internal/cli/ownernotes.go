@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 
 	"homeport/internal/procs"
@@ -18,6 +19,11 @@ type OwnerNotes struct {
 	// not read: Windows has no PID namespaces.
 	Windows bool
 
+	// EUID is the user homeport runs as (os.Geteuid; -1 on Windows): as
+	// root, a socket without a visible owner is outside this PID
+	// namespace; as another user, it may be another user's.
+	EUID int
+
 	// System explains a PID that is the kernel (procs.SystemProcessNote).
 	System func(pid int, port uint16) (procs.Note, bool)
 
@@ -29,7 +35,7 @@ type OwnerNotes struct {
 
 // SystemOwnerNotes returns the notes of the running operating system.
 func SystemOwnerNotes() *OwnerNotes {
-	n := &OwnerNotes{Windows: runtime.GOOS == "windows", System: procs.SystemProcessNote}
+	n := &OwnerNotes{Windows: runtime.GOOS == "windows", EUID: os.Geteuid(), System: procs.SystemProcessNote}
 	if n.Windows {
 		n.Orphan = orphanNote(procs.Get, procs.Children)
 	}
@@ -79,14 +85,30 @@ func (n *OwnerNotes) elevate(cmd string) string {
 	return "sudo " + cmd
 }
 
-// unseen says who holds a socket whose owner is not visible, for "N is
-// held by ...".
-func (n *OwnerNotes) unseen(user string) string {
+// unseen says who holds a socket of user uid (-1: unknown) whose owner is
+// not visible, for "N is held by ...", and what shows the owner, as a hint
+// for cmd ("" when nothing would). As root, an owner is invisible when it
+// runs outside this PID namespace or is the kernel; as another user, the
+// socket's uid still tells whose it is.
+func (n *OwnerNotes) unseen(uid int, cmd string) (who, hint string) {
 	switch {
 	case n.Windows:
-		return "a process homeport cannot read (run from an elevated prompt to see which)"
-	case user != "":
-		return fmt.Sprintf("a process of user %s that homeport cannot see (run with sudo to see which)", user)
+		return "a process homeport cannot read (run from an elevated prompt to see which)", ""
+	case n.EUID != 0 && uid >= 0 && uid != n.EUID:
+		// The socket's uid is its creator's: a daemon that dropped to
+		// another user after binding (dnsmasq) still shows root.
+		return fmt.Sprintf("a process that user %s cannot see (its socket is %s's, uid %d)", procs.UserName(n.EUID), procs.UserName(uid), uid),
+			n.elevate(cmd) + " shows the process"
+	case n.EUID != 0 && uid == n.EUID:
+		// Daemons started by root that change to this user (memcached -u
+		// nobody) are not dumpable: their files cannot be read by the
+		// user they run as.
+		return fmt.Sprintf("a process that homeport cannot read, though its socket is yours (%s): one started by root that changed to this user, or one outside this PID namespace", procs.UserName(uid)),
+			n.elevate(cmd) + " shows the process"
+	case n.EUID != 0:
+		return "a process homeport cannot see", n.elevate(cmd) + " shows the process"
+	case uid > 0:
+		return fmt.Sprintf("a process of user %s outside this PID namespace (no visible owner)", procs.UserName(uid)), ""
 	}
-	return "a process outside this PID namespace, or the kernel (no visible owner)"
+	return "a process outside this PID namespace, or the kernel (no visible owner)", ""
 }

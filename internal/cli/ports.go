@@ -1,15 +1,16 @@
 package cli
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
-	"strconv"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"homeport/internal/ports"
+	"homeport/internal/procs"
 	"homeport/internal/sockets"
 )
 
@@ -37,6 +38,7 @@ type PortsOptions struct {
 // function (tests of flag parsing).
 func NewCmdPorts(f *Factory, runF func(*PortsOptions) error) *cobra.Command {
 	opts := &PortsOptions{IO: f.IO, Factory: f, Now: time.Now}
+	var portArgs []string
 	cmd := &cobra.Command{
 		Use:     "ports",
 		Aliases: []string{"ls", "list"},
@@ -56,11 +58,18 @@ header; --json prints an array of objects with stable field names.`,
   homeport ports --json | jq '.[] | select(.exposure != "loopback")'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, p := range opts.Ports {
-				if p < 1 || p > 65535 {
-					return usageErrorf("--port %d is not a port (1-65535)", p)
+			if cmd.Flags().Changed("port") {
+				opts.Ports = opts.Ports[:0]
+				for _, a := range portArgs {
+					p, err := ports.ParsePort(strings.TrimSpace(a))
+					if err != nil {
+						return &ExitError{Code: exitUsage, Msg: "--port: " + err.Error(),
+							Hint: "for example: homeport ports --port 5432, or several: --port 3000,5173"}
+					}
+					opts.Ports = append(opts.Ports, int(p))
 				}
 			}
+
 			for _, p := range opts.PIDs {
 				if p < 1 {
 					return usageErrorf("--pid %d is not a process id", p)
@@ -73,7 +82,7 @@ header; --json prints an array of objects with stable field names.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntSliceVarP(&opts.Ports, "port", "p", nil, "only these local `port`s (repeat or comma-separate)")
+	fl.StringSliceVarP(&portArgs, "port", "p", nil, "only these local `port`s (repeat or comma-separate)")
 	fl.IntSliceVar(&opts.PIDs, "pid", nil, "only sockets held by these process `id`s")
 	fl.StringVar(&opts.Process, "process", "", "only processes whose `name` or command contains this (case-insensitive)")
 	fl.StringVarP(&opts.User, "user", "u", "", "only sockets of this user (`name` or uid)")
@@ -89,11 +98,14 @@ header; --json prints an array of objects with stable field names.`,
 
 func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 	shortLived()
-	filter := sockets.Filter{TCP: opts.TCP, UDP: opts.UDP, All: opts.All, PIDs: opts.PIDs}
-	needOwners := opts.Process != "" || !opts.NoOwners
-	filter.NoOwners = !needOwners
-	if len(opts.Ports) == 1 {
-		filter.Port = uint16(opts.Ports[0])
+	filter := sockets.Filter{TCP: opts.TCP, UDP: opts.UDP, All: opts.All, PIDs: opts.PIDs,
+		Exposed: opts.Exposed, User: opts.User, Process: opts.Process,
+		NoOwners: opts.NoOwners && opts.Process == ""}
+	for _, p := range opts.Ports {
+		filter.Ports = append(filter.Ports, uint16(p))
+	}
+	if len(filter.Ports) == 1 {
+		filter.Port = filter.Ports[0] // the backend reads that one port only
 	}
 	snap, err := opts.Factory.Take(cmd.Context(), filter)
 	if err != nil {
@@ -105,15 +117,15 @@ func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 			fmt.Fprintf(opts.IO.Err, "homeport: %v\n", snap.Fallback)
 		}
 	}
-	socks := filterSockets(snap.Sockets, opts)
-	if opts.JSON {
-		out := make([]jsonSocket, len(socks))
-		for i := range socks {
-			out[i] = toJSONSocket(&socks[i])
+	socks := snap.Sockets
+	if len(socks) == 0 && opts.User != "" {
+		// Nothing of that user: say so when there is no such user.
+		if err := checkUser(opts.User); err != nil {
+			return err
 		}
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
+	}
+	if opts.JSON {
+		if err := writeJSON(opts.IO.Out, toJSONSockets(socks)); err != nil {
 			return err
 		}
 	} else {
@@ -124,7 +136,9 @@ func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 			fmt.Fprintln(opts.IO.Err, "homeport: no sockets match")
 		}
 	}
-	if snap.Hidden > 0 && !filter.NoOwners {
+	// As root, what stays hidden (another PID namespace's processes)
+	// sudo would not show.
+	if snap.Hidden > 0 && !filter.NoOwners && os.Geteuid() != 0 {
 		fmt.Fprintln(opts.IO.Err, "homeport: some owners are hidden; run with sudo to see them")
 	}
 	return nil
@@ -132,7 +146,7 @@ func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 
 // inventoryError explains a failed inventory.
 func inventoryError(err error) error {
-	if err == sockets.ErrNotSupported {
+	if errors.Is(err, sockets.ErrNotSupported) {
 		return &ExitError{Code: exitInternal, Msg: err.Error(), Err: err,
 			Hint: "homeport reads sockets on Linux, Windows and macOS"}
 	}
@@ -140,69 +154,22 @@ func inventoryError(err error) error {
 		Hint: "run 'homeport ports --verbose' to see which source failed"}
 }
 
-// filterSockets applies the filters the kernel query could not, in place.
-func filterSockets(in []sockets.Socket, opts *PortsOptions) []sockets.Socket {
-	out := in[:0]
-	proc := strings.ToLower(opts.Process)
-	for i := range in {
-		s := &in[i]
-		if len(opts.Ports) > 1 && !containsInt(opts.Ports, int(s.Port())) {
-			continue
-		}
-		if opts.Exposed && !s.Exposed() {
-			continue
-		}
-		if opts.User != "" && !matchUser(s, opts.User) {
-			continue
-		}
-		if proc != "" && !matchProcess(s, proc) {
-			continue
-		}
-		out = append(out, in[i])
+// checkUser refuses a --user that names nobody on this system, with the
+// name that was probably meant: "no sockets match" would hide the typo.
+func checkUser(name string) error {
+	_, err := procs.LookupUID(name)
+	var unknown *procs.UnknownUserError
+	switch {
+	case errors.As(err, &unknown) && unknown.Closest != "":
+		return &ExitError{Code: exitUsage, Msg: "--user: " + err.Error(), Err: err,
+			Hint: fmt.Sprintf("did you mean 'homeport ports --user %s'?", unknown.Closest)}
+	case errors.As(err, &unknown):
+		return &ExitError{Code: exitUsage, Msg: "--user: " + err.Error(), Err: err,
+			Hint: "give a user name or a uid; 'homeport ports' shows the users of every socket"}
 	}
-	return out
-}
-
-func containsInt(xs []int, x int) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
-func matchUser(s *sockets.Socket, u string) bool {
-	if uid, err := strconv.Atoi(u); err == nil {
-		if s.UID == uid {
-			return true
-		}
-		for _, p := range s.Owners {
-			if p.UID == uid {
-				return true
-			}
-		}
-		return false
-	}
-	if userOf(s) == u {
-		return true
-	}
-	for _, p := range s.Owners {
-		if p.User == u {
-			return true
-		}
-	}
-	return false
-}
-
-func matchProcess(s *sockets.Socket, lowerName string) bool {
-	for _, p := range s.Owners {
-		if strings.Contains(strings.ToLower(p.Name), lowerName) ||
-			strings.Contains(strings.ToLower(p.Command()), lowerName) {
-			return true
-		}
-	}
-	return false
+	// Any other error is a user database that could not be read: filter
+	// by the name as given rather than refuse.
+	return nil
 }
 
 // printSocketTable prints sockets as the `ports` table.
@@ -229,7 +196,7 @@ func printSocketTable(o *IO, socks []sockets.Socket, all, owners bool, now time.
 			r = append(r, cell{text: s.State.String()})
 		}
 		r = append(r,
-			cell{text: addrText(s)},
+			cell{text: sockets.FormatAddr(s.Local)},
 			cell{text: exposureText(s), style: exposureStyle(s)},
 			cell{text: string(ports.ClassOf(s.Port()))},
 		)
@@ -245,12 +212,9 @@ func printSocketTable(o *IO, socks []sockets.Socket, all, owners bool, now time.
 			if len(s.Owners) > 0 && !s.Owners[0].Start.IsZero() {
 				up = upText(now.Sub(s.Owners[0].Start))
 			}
-			cmd := commandText(s)
-			if o.OutTTY {
-				cmd = truncate(cmd, 60)
-			}
+			// On a terminal, the table cuts the command to its width.
 			r = append(r, cell{text: pidsText(s)}, cell{text: namesText(s), style: styleBold},
-				cell{text: userOf(s)}, cell{text: up}, cell{text: cmd})
+				cell{text: userOf(s)}, cell{text: up}, cell{text: commandText(s)})
 		} else {
 			r = append(r, cell{text: userOf(s)})
 		}

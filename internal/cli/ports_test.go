@@ -86,9 +86,11 @@ func TestPortsBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"ports", "--port", "70000"}, "--port 70000 is not a port (1-65535)"},
+		{[]string{"ports", "--port", "70000"}, `homeport: error: --port: "70000" is not a port (1-65535)`},
 		{[]string{"ports", "--pid", "-3"}, "--pid -3 is not a process id"},
-		{[]string{"ports", "--port", "x"}, `invalid argument "x"`},
+		{[]string{"ports", "--port", "abc"}, "homeport: error: --port: \"abc\" is not a port (1-65535)\nhomeport: hint: for example: homeport ports --port 5432"},
+		{[]string{"ports", "--port", "3000,abc"}, `--port: "abc" is not a port`},
+		{[]string{"--port", "abc"}, `--port: "abc" is not a port`}, // bare homeport
 		{[]string{"ports", "extra"}, `takes no arguments, got "extra"`},
 	} {
 		f, _, errb := fakeFactory(nil, 0)

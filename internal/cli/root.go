@@ -1,6 +1,11 @@
 // Package cli builds homeport's command line: one file per command, each with
 // an options struct, a constructor that parses flags, and a run function that
 // tests call directly. Errors become exit codes in one place (exitCode).
+//
+// Every internal/cli/<command>.go holds flags, prompts, output and exit
+// codes, and calls one named function in a package below it (who calls
+// ports.Holders): no loop over processes, no signal and no address rule
+// lives here. The behaviour, and its tests, are one floor down.
 package cli
 
 import (
@@ -130,6 +135,7 @@ Run without a command, it lists listening sockets, like 'homeport ports'.`,
 		NewCmdKill(f, nil),
 		NewCmdFree(f, nil),
 		NewCmdWait(f, nil),
+		NewCmdCheck(f, nil),
 		newCmdVersion(f),
 	)
 	return root

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -209,7 +210,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		if a, ok := ln.Addr().(*net.TCPAddr); ok && lanURLHost != "" && a.IP.String() == lanURLHost {
 			continue // printed below, with its warning
 		}
-		if u := serve.URL(ln.Addr()); !contains(urls, u) {
+		if u := serve.URL(ln.Addr()); !slices.Contains(urls, u) {
 			urls = append(urls, u)
 		}
 	}
@@ -271,14 +272,14 @@ func expandLocalhost(hosts []string) []string {
 	for _, h := range hosts {
 		if h == "localhost" {
 			for _, d := range serve.DefaultHosts {
-				if !contains(out, d) {
+				if !slices.Contains(out, d) {
 					out = append(out, d)
 				}
 			}
 			continue
 		}
 		h = strings.Trim(h, "[]")
-		if !contains(out, h) {
+		if !slices.Contains(out, h) {
 			out = append(out, h)
 		}
 	}
@@ -393,7 +394,7 @@ func holderText(ctx context.Context, f *Factory, port int) string {
 		}
 		for _, p := range s.Owners {
 			n := fmt.Sprintf("%s (pid %d)", p.Name, p.PID)
-			if !contains(names, n) {
+			if !slices.Contains(names, n) {
 				names = append(names, n)
 			}
 		}

@@ -223,9 +223,9 @@ func spin(o *IO, w *ports.Waiter, start time.Time, untilFree bool) func() {
 func runAfterWait(opts *WaitOptions) error {
 	path, err := exec.LookPath(opts.Command[0])
 	if err != nil {
-		code := 126
+		code := exitWaitCannotRun
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-			code = 127
+			code = exitWaitNotFound
 		}
 		return &ExitError{Code: code, Msg: fmt.Sprintf("cannot run %s: %v", opts.Command[0], err), Err: err,
 			Hint: "the targets were ready; check the command after --"}
@@ -250,6 +250,6 @@ func runAfterWait(opts *WaitOptions) error {
 		}
 		return silent(code)
 	}
-	return &ExitError{Code: 126, Msg: fmt.Sprintf("cannot run %s: %v", opts.Command[0], err), Err: err,
+	return &ExitError{Code: exitWaitCannotRun, Msg: fmt.Sprintf("cannot run %s: %v", opts.Command[0], err), Err: err,
 		Hint: "the targets were ready; check the command after --"}
 }

@@ -2,11 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -25,8 +22,9 @@ type WhoOptions struct {
 	Targets []ports.Target
 	JSON    bool
 	Now     func() time.Time
-	// Lookup resolves host names that are not localhost or IP literals.
-	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	// Resolver looks up host names that are not localhost or IP literals;
+	// nil: the system's.
+	Resolver ports.Resolver
 	// Notes explains owners that are not ordinary processes; nil: this
 	// system's (SystemOwnerNotes).
 	Notes *OwnerNotes
@@ -34,7 +32,7 @@ type WhoOptions struct {
 
 // NewCmdWho builds `homeport who TARGET...`.
 func NewCmdWho(f *Factory, runF func(*WhoOptions) error) *cobra.Command {
-	opts := &WhoOptions{IO: f.IO, Factory: f, Now: time.Now, Lookup: lookupHost}
+	opts := &WhoOptions{IO: f.IO, Factory: f, Now: time.Now}
 	cmd := &cobra.Command{
 		Use:   "who TARGET...",
 		Short: "Tell which process holds a port",
@@ -42,10 +40,11 @@ func NewCmdWho(f *Factory, runF func(*WhoOptions) error) *cobra.Command {
 user, the addresses it listens on and who can reach them, since when, and its
 command line.
 
-TARGET is a port (3000, :3000, 3000/udp), or an address and port
-(localhost:3000, 127.0.0.1:3000, [::1]:3000); with an address, only listeners
-that accept connections to that address count. localhost means 127.0.0.1 and
-::1, as browsers have it (RFC 6761).
+TARGET is a port (3000, :3000), or an address and port (localhost:3000,
+127.0.0.1:3000, [::1]:3000); with an address, only listeners that accept
+connections to that address count. localhost means 127.0.0.1 and ::1, as
+browsers have it (RFC 6761). A port means TCP and UDP alike; 53/tcp or 53/udp
+asks for one.
 
 On Windows, owners that are not ordinary processes are explained with what
 to do instead: System (pid 4), which holds ports such as 80 and 443 for
@@ -99,52 +98,44 @@ func whoRun(ctx context.Context, opts *WhoOptions) error {
 	allHeld := true
 	hidden := false
 	for _, t := range opts.Targets {
-		f := sockets.Filter{Port: t.Port, TCP: t.Proto != "udp", UDP: t.Proto == "udp"}
-		snap, err := opts.Factory.Take(ctx, f)
+		h, err := whoHolders(ctx, opts, t)
 		if err != nil {
-			return inventoryError(err)
+			return err
 		}
-		hidden = hidden || snap.Hidden > 0
-		held := snap.Sockets
-		if t.Host != "" {
-			addrs, err := resolveTarget(ctx, t.Host, opts.Lookup)
-			if err != nil {
-				return &ExitError{Code: exitUsage, Msg: fmt.Sprintf("cannot resolve %q: %v", t.Host, err),
-					Hint: fmt.Sprintf("ask about the port alone: homeport who %d", t.Port)}
-			}
-			held = slices.DeleteFunc(slices.Clone(held), func(s sockets.Socket) bool {
-				return !slices.ContainsFunc(addrs, func(a netip.Addr) bool { return accepts(&s, a) })
-			})
+		// Unreadable processes matter when a socket shows no owner; as
+		// root, sudo would not show more.
+		if h.Hidden > 0 && notes.EUID != 0 && slices.ContainsFunc(h.Sockets, func(s sockets.Socket) bool { return len(s.Owners) == 0 }) {
+			hidden = true
 		}
-		explained := explainOwners(notes, t.Port, held)
-		res := whoJSON{Target: t.String(), Held: len(held) > 0, Sockets: toJSONSockets(held)}
+		explained := explainOwners(notes, t.Port, h.Sockets)
+		res := whoJSON{Target: t.String(), Held: h.Held(), Sockets: toJSONSockets(h.Sockets)}
 		for _, pid := range sortedPIDs(explained) {
 			n := explained[pid]
 			res.Notes = append(res.Notes, noteJSON{PID: pid, Reason: n.Reason, Hint: n.Hint})
 		}
 		results = append(results, res)
-		if len(held) == 0 {
+		if !h.Held() {
 			allHeld = false
 		}
 		if opts.JSON {
 			continue
 		}
-		if len(held) == 0 {
-			fmt.Fprintln(opts.IO.Out, nothingText(t, snap.Sockets))
+		if !h.Held() {
+			fmt.Fprintln(opts.IO.Out, nothingText(t, h.OnPort))
 			continue
 		}
-		for _, line := range whoSentences(t, held, opts.Now(), notes, explained) {
+		for _, line := range whoSentences(t, h.Sockets, opts.Now(), notes, explained) {
 			fmt.Fprintln(opts.IO.Out, line)
 		}
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
+		if err := writeJSON(opts.IO.Out, results); err != nil {
 			return err
 		}
 	}
-	if hidden {
+	// In text, each such socket's sentence says what shows its owner,
+	// except on Windows.
+	if hidden && (opts.JSON || notes.Windows) {
 		how := "run with sudo to see them"
 		if notes.Windows {
 			how = "run from an elevated prompt (Run as administrator) to see them"
@@ -155,6 +146,21 @@ func whoRun(ctx context.Context, opts *WhoOptions) error {
 		return silent(exitFailure)
 	}
 	return nil
+}
+
+// whoHolders is the one question who asks below the command line: what
+// holds t.
+func whoHolders(ctx context.Context, opts *WhoOptions, t ports.Target) (*ports.Holding, error) {
+	h, err := ports.Holders(ctx, opts.Factory.Take, t, opts.Resolver)
+	var re *ports.ResolveError
+	switch {
+	case errors.As(err, &re):
+		return nil, &ExitError{Code: exitUsage, Msg: re.Error(), Err: err,
+			Hint: fmt.Sprintf("ask about the port alone: homeport who %d", t.Port)}
+	case err != nil:
+		return nil, inventoryError(err)
+	}
+	return h, nil
 }
 
 func toJSONSockets(socks []sockets.Socket) []jsonSocket {
@@ -169,16 +175,19 @@ func toJSONSockets(socks []sockets.Socket) []jsonSocket {
 // the target named an address the listeners do not take.
 func nothingText(t ports.Target, onPort []sockets.Socket) string {
 	where := fmt.Sprintf("port %d", t.Port)
-	if t.Proto == "udp" {
-		where += "/udp"
+	if !t.AnyProto {
+		where += "/" + t.Proto
 	}
 	if t.Host == "" || len(onPort) == 0 {
 		return "nothing is listening on " + where
 	}
 	var addrs []string
 	for i := range onPort {
-		a := addrText(&onPort[i])
-		if !contains(addrs, a) {
+		a := sockets.FormatAddr(onPort[i].Local)
+		if onPort[i].Proto != sockets.TCP {
+			a += "/" + string(onPort[i].Proto)
+		}
+		if !slices.Contains(addrs, a) {
 			addrs = append(addrs, a)
 		}
 	}
@@ -226,9 +235,9 @@ func whoSentences(t ports.Target, held []sockets.Socket, now time.Time, notes *O
 	var groups []*group
 	for i := range held {
 		s := &held[i]
-		key := pidsText(s)
-		if key == "-" {
-			key = fmt.Sprintf("-uid%d", s.UID)
+		key := string(s.Proto) + " " + pidsText(s)
+		if len(s.Owners) == 0 {
+			key += fmt.Sprintf(" uid%d", s.UID)
 		}
 		var g *group
 		for _, x := range groups {
@@ -242,19 +251,22 @@ func whoSentences(t ports.Target, held []sockets.Socket, now time.Time, notes *O
 		}
 		g.socks = append(g.socks, s)
 	}
-	port := fmt.Sprintf("%d/%s", t.Port, t.Proto)
-	var lines []string
+	// One sentence per group; groups that differ only in protocol (dnsmasq
+	// on TCP and UDP) share theirs: "53/tcp and 53/udp are held by ...".
+	type sentence struct {
+		protos []string
+		body   string
+		more   []string // hint and note lines
+	}
+	var said []*sentence
 	for _, g := range groups {
 		s := g.socks[0]
 		var b strings.Builder
-		b.WriteString(port)
-		b.WriteString(" is held by ")
+		hint := ""
 		if len(s.Owners) == 0 {
-			user := ""
-			if s.UID > 0 {
-				user = lookupUser(s.UID)
-			}
-			b.WriteString(notes.unseen(user))
+			var who string
+			who, hint = notes.unseen(s.UID, "homeport who "+t.String())
+			b.WriteString(who)
 		} else {
 			p := s.Owners[0]
 			name := p.Name
@@ -296,31 +308,63 @@ func whoSentences(t ports.Target, held []sockets.Socket, now time.Time, notes *O
 				}
 			}
 		}
-		lines = append(lines, b.String())
+		sn := &sentence{protos: []string{fmt.Sprintf("%d/%s", t.Port, s.Proto)}, body: b.String()}
+		if hint != "" {
+			sn.more = append(sn.more, "  hint: "+hint)
+		}
 		for _, o := range s.Owners {
 			if n, ok := explained[o.PID]; ok {
-				lines = append(lines, "  "+n.Reason)
+				sn.more = append(sn.more, "  "+n.Reason)
 				if n.Hint != "" {
-					lines = append(lines, "  hint: "+n.Hint)
+					sn.more = append(sn.more, "  hint: "+n.Hint)
 				}
 			}
 		}
+		if i := slices.IndexFunc(said, func(x *sentence) bool {
+			return x.body == sn.body && slices.Equal(x.more, sn.more)
+		}); i >= 0 {
+			said[i].protos = append(said[i].protos, sn.protos...)
+			continue
+		}
+		said = append(said, sn)
+	}
+	var lines []string
+	for _, sn := range said {
+		verb := " is held by "
+		if len(sn.protos) > 1 {
+			verb = " are held by "
+		}
+		lines = append(lines, strings.Join(sn.protos, " and ")+verb+sn.body)
+		lines = append(lines, sn.more...)
 	}
 	return lines
 }
 
 // listenText describes the addresses of a group of sockets and who can reach
 // them: "127.0.0.1 only", "127.0.0.1 and ::1 (loopback only)", "all
-// interfaces (0.0.0.0 and [::])".
+// interfaces: 0.0.0.0", "all interfaces: [::] (IPv4 and IPv6)", and for an
+// IPv6-only wildcard that IPv4 clients are refused.
 func listenText(socks []*sockets.Socket) string {
+	// A v6-only [::] looks open to everything; say what a client on
+	// 127.0.0.1 or the LAN's IPv4 address gets, unless another socket of
+	// the group takes IPv4.
+	v4wild := slices.ContainsFunc(socks, func(s *sockets.Socket) bool {
+		return s.DualStack() || s.Local.Addr().Unmap().Is4()
+	})
 	var addrs []string
 	loop := true
 	for _, s := range socks {
 		a := s.Local.Addr().String()
-		if s.DualStack() {
+		switch {
+		case s.DualStack():
 			a = "[::] (IPv4 and IPv6)"
+		case s.Local.Addr().Is6() && s.Exposure() == sockets.AllInterfaces:
+			a = "[::] (IPv6 only)"
+			if !v4wild {
+				a = "[::] (IPv6 only: IPv4 clients are refused)"
+			}
 		}
-		if !contains(addrs, a) {
+		if !slices.Contains(addrs, a) {
 			addrs = append(addrs, a)
 		}
 		loop = loop && s.Exposure() == sockets.Loopback
@@ -338,48 +382,4 @@ func listenText(socks []*sockets.Socket) string {
 		}
 	}
 	return list
-}
-
-// accepts reports whether socket s takes connections to address a.
-func accepts(s *sockets.Socket, a netip.Addr) bool {
-	l := s.Local.Addr()
-	a = a.Unmap()
-	if l.Unmap() == a {
-		return true
-	}
-	if !l.IsUnspecified() {
-		return false
-	}
-	if l.Is4() {
-		return a.Is4()
-	}
-	return a.Is6() || !s.V6Only
-}
-
-// resolveTarget turns a host into addresses: localhost and *.localhost are
-// loopback in both families (RFC 6761), IP literals are themselves, other
-// names go to the resolver.
-func resolveTarget(ctx context.Context, host string, lookup func(context.Context, string) ([]netip.Addr, error)) ([]netip.Addr, error) {
-	h := strings.TrimSuffix(strings.ToLower(host), ".")
-	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
-		return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}, nil
-	}
-	if a, err := netip.ParseAddr(h); err == nil {
-		return []netip.Addr{a.WithZone("")}, nil
-	}
-	return lookup(ctx, host)
-}
-
-func lookupHost(ctx context.Context, host string) ([]netip.Addr, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	if err != nil {
-		var dnsErr *net.DNSError
-		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-			return nil, fmt.Errorf("no such host")
-		}
-		return nil, err
-	}
-	return ips, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"homeport/internal/ports"
 	"homeport/internal/procs"
 	"homeport/internal/sockets"
 )
@@ -24,7 +25,8 @@ func listener(addr string, v6only bool, owners ...procs.Process) sockets.Socket 
 }
 
 // fakeFactory answers every inventory with socks (filtered by port and
-// protocol as the kernel would) and hidden.
+// protocol as the kernel would, and by the rest of the filter as Take
+// does) and hidden.
 func fakeFactory(socks []sockets.Socket, hidden int) (*Factory, *bytes.Buffer, *bytes.Buffer) {
 	var out, errb bytes.Buffer
 	f := &Factory{IO: &IO{Out: &out, Err: &errb}}
@@ -35,6 +37,9 @@ func fakeFactory(socks []sockets.Socket, hidden int) (*Factory, *bytes.Buffer, *
 				continue
 			}
 			if flt.TCP && !flt.UDP && s.Proto != sockets.TCP || flt.UDP && !flt.TCP && s.Proto != sockets.UDP {
+				continue
+			}
+			if !flt.Match(&s) {
 				continue
 			}
 			got = append(got, s)
@@ -79,7 +84,8 @@ func TestWhoSentences(t *testing.T) {
 		{[]string{"8080"}, 0, "held by node (pid 10, user dev; shared with node 11)"},
 		{[]string{"2024"}, 0, "2024/tcp is held by a process outside this PID namespace, or the kernel (no visible owner), listening on all interfaces: 0.0.0.0"},
 		{[]string{"5353/udp"}, 0, "5353/udp is held by node (pid 5"},
-		{[]string{"5353"}, 1, "nothing is listening on port 5353\n"},
+		{[]string{"5353"}, 0, "5353/udp is held by node (pid 5"}, // a bare port is every protocol
+		{[]string{"5353/tcp"}, 1, "nothing is listening on port 5353/tcp\n"},
 		{[]string{"3000"}, 1, "nothing is listening on port 3000\n"},
 		{[]string{"62893", "3000"}, 1, "62893/tcp is held"},
 	}
@@ -119,8 +125,10 @@ func TestWhoBadInput(t *testing.T) {
 func TestWhoHiddenAndJSON(t *testing.T) {
 	socks := []sockets.Socket{{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("127.0.0.1:80"), UID: 33}}
 	f, out, errb := fakeFactory(socks, 3)
-	if code := runWho(t, f, "80", "--json"); code != 0 {
-		t.Fatalf("exit %d", code)
+	tg, _ := ports.ParseTarget("80")
+	opts := &WhoOptions{IO: f.IO, Factory: f, Targets: []ports.Target{tg}, Now: time.Now, JSON: true, Notes: &OwnerNotes{EUID: 1000}}
+	if err := whoRun(context.Background(), opts); err != nil {
+		t.Fatalf("whoRun: %v", err)
 	}
 	var got []whoJSON
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
@@ -134,28 +142,59 @@ func TestWhoHiddenAndJSON(t *testing.T) {
 	}
 }
 
-func TestAccepts(t *testing.T) {
-	v4, v6 := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")
+// What who says of a socket without a visible owner depends on who asks: as
+// root, the owner is outside this PID namespace; as another user, the
+// socket's uid tells whose it is, and sudo shows the process.
+func TestWhoUnseenOwner(t *testing.T) {
+	sock := func(uid int) []sockets.Socket {
+		return []sockets.Socket{{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("127.0.0.1:6379"), UID: uid}}
+	}
 	tests := []struct {
-		local  string
-		v6only bool
-		a      netip.Addr
-		want   bool
+		name  string
+		euid  int
+		socks []sockets.Socket
+		want  string
 	}{
-		{"127.0.0.1:1", false, v4, true},
-		{"127.0.0.1:1", false, v6, false},
-		{"0.0.0.0:1", false, v4, true},
-		{"0.0.0.0:1", false, v6, false},
-		{"[::]:1", false, v4, true},
-		{"[::]:1", true, v4, false},
-		{"[::]:1", true, v6, true},
-		{"[::1]:1", true, v6, true},
-		{"[::ffff:127.0.0.1]:1", false, v4, true},
+		{"root asks of root's", 0, sock(0), "6379/tcp is held by a process outside this PID namespace, or the kernel (no visible owner), listening on 127.0.0.1 only\n"},
+		{"nobody asks of root's", 65534, sock(0), "6379/tcp is held by a process that user nobody cannot see (its socket is root's, uid 0), listening on 127.0.0.1 only\n  hint: sudo homeport who 6379 shows the process\n"},
+		{"nobody asks of its own", 65534, sock(65534), "6379/tcp is held by a process that homeport cannot read, though its socket is yours (nobody): one started by root that changed to this user, or one outside this PID namespace, listening on 127.0.0.1 only\n  hint: sudo homeport who 6379 shows the process\n"},
+		{"nobody asks, uid unknown", 65534, sock(-1), "6379/tcp is held by a process homeport cannot see, listening on 127.0.0.1 only\n  hint: sudo homeport who 6379 shows the process\n"},
 	}
 	for _, tt := range tests {
-		s := listener(tt.local, tt.v6only)
-		if got := accepts(&s, tt.a); got != tt.want {
-			t.Errorf("accepts(%s v6only=%v, %s) = %v; want %v", tt.local, tt.v6only, tt.a, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			f, out, errb := fakeFactory(tt.socks, 1)
+			opts := &WhoOptions{IO: f.IO, Factory: f, Now: time.Now, Notes: &OwnerNotes{EUID: tt.euid}}
+			tg, _ := ports.ParseTarget("6379")
+			opts.Targets = []ports.Target{tg}
+			if err := whoRun(context.Background(), opts); err != nil {
+				t.Fatalf("whoRun: %v (stderr %q)", err, errb)
+			}
+			if out.String() != tt.want {
+				t.Errorf("who 6379 as uid %d printed\n%q; want\n%q", tt.euid, out, tt.want)
+			}
+		})
+	}
+}
+
+// A process holding a port on TCP and UDP alike (dnsmasq) gets one sentence.
+func TestWhoBothProtocolsOneSentence(t *testing.T) {
+	dns := procs.Process{PID: 53, Name: "dnsmasq", UID: 65534, User: "nobody", Cmdline: []string{"dnsmasq", "-k"}, Start: start}
+	socks := []sockets.Socket{
+		{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("127.0.0.1:5353"), UID: 0, Owners: []procs.Process{dns}},
+		{Proto: sockets.UDP, State: sockets.Close, Local: netip.MustParseAddrPort("127.0.0.1:5353"), UID: 0, Owners: []procs.Process{dns}},
+		{Proto: sockets.UDP, State: sockets.Close, Local: netip.MustParseAddrPort("0.0.0.0:5354"), UID: 0, Owners: []procs.Process{dns}},
+		{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("127.0.0.1:5354"), UID: 0, Owners: []procs.Process{dns}},
+	}
+	f, out, _ := fakeFactory(socks, 0)
+	if code := runWho(t, f, "5353"); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if want := "5353/tcp and 5353/udp are held by dnsmasq (pid 53, user nobody), listening on 127.0.0.1 only, since "; !strings.HasPrefix(out.String(), want) || strings.Count(out.String(), "\n") != 1 {
+		t.Errorf("who 5353 printed %q; want one line starting %q", out, want)
+	}
+	// Different addresses: a sentence each.
+	f, out, _ = fakeFactory(socks, 0)
+	if code := runWho(t, f, "5354"); code != 0 || strings.Count(out.String(), "\n") != 2 {
+		t.Errorf("who 5354 exit %d, printed %q; want two sentences", code, out)
 	}
 }

@@ -170,7 +170,7 @@ func auditListener(s *sockets.Socket) AuditListener {
 // note for a known dangerous service, a low "reachable" note otherwise.
 func exposureFinding(s *sockets.Socket) Finding {
 	who := describeProcs(s)
-	where := fmt.Sprintf("%s/%s", fmtAddr(s.Local), s.Proto)
+	where := fmt.Sprintf("%s/%s", sockets.FormatAddr(s.Local), s.Proto)
 	reach := "every network this machine is on"
 	if s.Exposure() == sockets.Address {
 		reach = "whoever can reach " + s.Local.Addr().Unmap().String()
@@ -231,8 +231,8 @@ func probeRebinding(ctx context.Context, env *Env, socks []sockets.Socket, opts 
 			if svc, ok := serviceOf(s); ok && svc.Severity >= High {
 				sev = High
 			}
-			out = append(out, Finding{ID: IDDNSRebinding, Severity: sev, Addr: fmtAddr(ap), PIDs: ownerPIDs(s),
-				Title: fmt.Sprintf("%s on %s answers any Host header: open to DNS rebinding", who, fmtAddr(ap)),
+			out = append(out, Finding{ID: IDDNSRebinding, Severity: sev, Addr: sockets.FormatAddr(ap), PIDs: ownerPIDs(s),
+				Title: fmt.Sprintf("%s on %s answers any Host header: open to DNS rebinding", who, sockets.FormatAddr(ap)),
 				Evidence: []string{
 					fmt.Sprintf("GET / with Host: %s got %s", rebindHost, line),
 					"a web page on any site can make its own name resolve to 127.0.0.1 and then read this server's answers in the browser",

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"homeport/internal/ports"
+	"homeport/internal/sockets"
 )
 
 // DiagnoseBind answers `homeport doctor --bind N`: could a server start on
@@ -63,7 +64,7 @@ func DiagnoseBind(ctx context.Context, env *Env, port uint16, proto string) *Rep
 			if !s.State.Listening() || string(s.Proto) != proto {
 				continue
 			}
-			holders = append(holders, fmt.Sprintf("%s on %s", describeProcs(s), fmtAddr(s.Local)))
+			holders = append(holders, fmt.Sprintf("%s on %s", describeProcs(s), sockets.FormatAddr(s.Local)))
 			pids = append(pids, ownerPIDs(s)...)
 			r.Listeners = append(r.Listeners, Listener{Addr: s.Local, Proto: string(s.Proto), Process: describeProcs(s), PIDs: ownerPIDs(s)})
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"homeport/internal/ports"
 	"homeport/internal/sockets"
 )
 
@@ -23,7 +24,7 @@ func (f *facts) attemptsWith(rs ...Result) []Attempt {
 // coveringListener returns the listener that accepts connections to a.
 func (f *facts) coveringListener(a netip.Addr) *sockets.Socket {
 	for i := range f.listeners {
-		if covers(&f.listeners[i], a) {
+		if f.listeners[i].Takes(a) {
 			return &f.listeners[i]
 		}
 	}
@@ -42,11 +43,11 @@ func checkUnresolvable(f *facts) []Finding {
 		Title:    fmt.Sprintf("%s does not resolve with the system resolver", h),
 		Evidence: []string{fmt.Sprintf("looking up %s: %v", h, f.resolveErr)},
 	}
-	if isLocalhostName(h) {
+	if ports.IsLocalhost(h) {
 		fd.Evidence = append(fd.Evidence,
 			"browsers resolve *.localhost to 127.0.0.1 and ::1 themselves; curl (before 7.78), Node, Python, Go and other command-line tools ask the system resolver, which does not know the name")
 		if c := f.firstConnected(); c != nil {
-			fd.Evidence = append(fd.Evidence, fmt.Sprintf("%s answers on %s", f.ownerOf(c.Addr.Addr()), fmtAddr(c.Addr)))
+			fd.Evidence = append(fd.Evidence, fmt.Sprintf("%s answers on %s", f.ownerOf(c.Addr.Addr()), sockets.FormatAddr(c.Addr)))
 		}
 		fd.Fix = fmt.Sprintf("add \"127.0.0.1 %s\" and \"::1 %s\" to /etc/hosts, or use http://127.0.0.1:%d from tools other than the browser", h, h, f.target.Port)
 	} else {
@@ -82,11 +83,11 @@ func checkNothingListens(f *facts) []Finding {
 		if !a.Local {
 			return nil // a remote host: checkRemote speaks for it
 		}
-		tried = append(tried, fmt.Sprintf("connection to %s %s", fmtAddr(a.Addr), resultWords(a)))
+		tried = append(tried, fmt.Sprintf("connection to %s %s", sockets.FormatAddr(a.Addr), resultWords(a)))
 	}
 	where := fmt.Sprintf("port %d", f.target.Port)
 	if f.target.Host != "" && len(f.attempts) == 1 {
-		where = fmtAddr(f.attempts[0].Addr)
+		where = sockets.FormatAddr(f.attempts[0].Addr)
 	}
 	fd := Finding{ID: IDNothingListens, Severity: High, Addr: where,
 		Title:    fmt.Sprintf("nothing listens on %s", where),
@@ -95,9 +96,9 @@ func checkNothingListens(f *facts) []Finding {
 	}
 	if near := nearby(f.all, f.target.Port, f.target.Proto); len(near) > 0 {
 		s := near[0]
-		fd.Evidence = append(fd.Evidence, fmt.Sprintf("did you mean %d? %s listens on %s", s.Port(), describeProcs(&s), fmtAddr(s.Local)))
+		fd.Evidence = append(fd.Evidence, fmt.Sprintf("did you mean %d? %s listens on %s", s.Port(), describeProcs(&s), sockets.FormatAddr(s.Local)))
 		for _, o := range near[1:] {
-			fd.Evidence = append(fd.Evidence, fmt.Sprintf("also nearby: %d, %s on %s", o.Port(), describeProcs(&o), fmtAddr(o.Local)))
+			fd.Evidence = append(fd.Evidence, fmt.Sprintf("also nearby: %d, %s on %s", o.Port(), describeProcs(&o), sockets.FormatAddr(o.Local)))
 		}
 		fd.PIDs = ownerPIDs(&s)
 		fd.Fix = fmt.Sprintf("start the server on port %d, or connect to %s where %s listens (`homeport who %d`)",
@@ -150,7 +151,7 @@ func connectAddr(ap netip.AddrPort) string {
 			a = netip.IPv6Loopback()
 		}
 	}
-	return fmtAddr(netip.AddrPortFrom(a, ap.Port()))
+	return sockets.FormatAddr(netip.AddrPortFrom(a, ap.Port()))
 }
 
 func resultWords(a Attempt) string {
@@ -190,18 +191,18 @@ func checkAddress(f *facts) []Finding {
 			}
 		}
 		who := describeProcs(l)
-		lAddr := fmtAddr(l.Local)
+		lAddr := sockets.FormatAddr(l.Local)
 		switch {
 		case !addr.IsLoopback() && allLoopback(f.listeners):
-			out = append(out, Finding{ID: IDLoopbackOnly, Severity: High, Addr: fmtAddr(a.Addr), PIDs: ownerPIDs(l),
-				Title: fmt.Sprintf("connection refused on %s: %s listens on loopback only", fmtAddr(a.Addr), who),
+			out = append(out, Finding{ID: IDLoopbackOnly, Severity: High, Addr: sockets.FormatAddr(a.Addr), PIDs: ownerPIDs(l),
+				Title: fmt.Sprintf("connection refused on %s: %s listens on loopback only", sockets.FormatAddr(a.Addr), who),
 				Evidence: []string{
 					fmt.Sprintf("%s listens on %s, which only this machine can reach; other devices connect to %s and are refused", who, lAddr, addr),
 				},
 				Fix: fmt.Sprintf("make the server listen on all interfaces: host 0.0.0.0 (or %s), e.g. `--host 0.0.0.0` for Vite and Next.js, `-b 0.0.0.0` for Rails, `--bind 0.0.0.0` for python -m http.server", addr),
 			})
 		case addr.IsLoopback() && (l.Local.Addr().Unmap().IsLoopback() || l.Local.Addr().IsUnspecified()) && l.Local.Addr().Unmap().Is4() != addr.Is4():
-			fd := Finding{ID: IDFamilyMismatch, Severity: High, Addr: fmtAddr(a.Addr), PIDs: ownerPIDs(l),
+			fd := Finding{ID: IDFamilyMismatch, Severity: High, Addr: sockets.FormatAddr(a.Addr), PIDs: ownerPIDs(l),
 				Fix: fmt.Sprintf("listen on both (host \"::\" or \"localhost\"), or connect to %s", connectAddr(l.Local)),
 			}
 			host := f.target.Host
@@ -230,8 +231,8 @@ func checkAddress(f *facts) []Finding {
 			}
 			out = append(out, fd)
 		default:
-			out = append(out, Finding{ID: IDWrongAddress, Severity: High, Addr: fmtAddr(a.Addr), PIDs: ownerPIDs(l),
-				Title:    fmt.Sprintf("connection refused on %s: %s listens on %s instead", fmtAddr(a.Addr), who, lAddr),
+			out = append(out, Finding{ID: IDWrongAddress, Severity: High, Addr: sockets.FormatAddr(a.Addr), PIDs: ownerPIDs(l),
+				Title:    fmt.Sprintf("connection refused on %s: %s listens on %s instead", sockets.FormatAddr(a.Addr), who, lAddr),
 				Evidence: []string{fmt.Sprintf("%s listens on port %d only at %s", who, f.target.Port, addrList(f.listeners))},
 				Fix:      fmt.Sprintf("connect to %s, or make the server listen on all interfaces (host 0.0.0.0)", connectAddr(l.Local)),
 			})
@@ -251,7 +252,7 @@ func familyList(as []netip.Addr) string {
 func addrList(ls []sockets.Socket) string {
 	var s []string
 	for i := range ls {
-		if a := fmtAddr(ls[i].Local); !slices.Contains(s, a) {
+		if a := sockets.FormatAddr(ls[i].Local); !slices.Contains(s, a) {
 			s = append(s, a)
 		}
 	}
@@ -283,7 +284,7 @@ func checkFirewall(f *facts) []Finding {
 		if l != nil && a.Result == TimedOut && f.backlogFull(l) {
 			continue // the process, not the firewall: checkBacklog / checkStopped
 		}
-		where := fmtAddr(a.Addr)
+		where := sockets.FormatAddr(a.Addr)
 		who := "the server"
 		var pids []int
 		if l != nil {
@@ -308,7 +309,7 @@ func checkFirewall(f *facts) []Finding {
 				Fix: firewallFix(d.Rule, f.target.Port, f.target.Proto),
 			}
 			if l != nil {
-				fd.Evidence = append([]string{fmt.Sprintf("%s listens on %s", who, fmtAddr(l.Local))}, fd.Evidence...)
+				fd.Evidence = append([]string{fmt.Sprintf("%s listens on %s", who, sockets.FormatAddr(l.Local))}, fd.Evidence...)
 			}
 			if d.Uncertain {
 				fd.Severity = Medium
@@ -335,7 +336,7 @@ func checkFirewall(f *facts) []Finding {
 			},
 		}
 		if l != nil {
-			fd.Evidence = append([]string{fmt.Sprintf("%s listens on %s", who, fmtAddr(l.Local))}, fd.Evidence...)
+			fd.Evidence = append([]string{fmt.Sprintf("%s listens on %s", who, sockets.FormatAddr(l.Local))}, fd.Evidence...)
 		}
 		switch {
 		case !a.Local:
@@ -411,8 +412,8 @@ func checkStopped(f *facts) []Finding {
 			if st == "t" {
 				what = "stopped by a debugger"
 			}
-			out = append(out, Finding{ID: IDProcessStopped, Severity: High, Addr: fmtAddr(l.Local), PIDs: []int{p.PID},
-				Title: fmt.Sprintf("%s (pid %d) is %s: it listens on %s but does not accept connections", p.Name, p.PID, what, fmtAddr(l.Local)),
+			out = append(out, Finding{ID: IDProcessStopped, Severity: High, Addr: sockets.FormatAddr(l.Local), PIDs: []int{p.PID},
+				Title: fmt.Sprintf("%s (pid %d) is %s: it listens on %s but does not accept connections", p.Name, p.PID, what, sockets.FormatAddr(l.Local)),
 				Evidence: []string{
 					fmt.Sprintf("process %d is in state %s (/proc/%d/stat)", p.PID, st, p.PID),
 					"the kernel still completes connections into the accept queue, so clients connect and then wait forever",
@@ -439,8 +440,8 @@ func checkBacklog(f *facts) []Finding {
 			if f.stopped(l) {
 				continue // checkStopped says why
 			}
-			out = append(out, Finding{ID: IDBacklogFull, Severity: High, Addr: fmtAddr(l.Local), PIDs: ownerPIDs(l),
-				Title: fmt.Sprintf("%s listens on %s but its accept queue is full (%d waiting, backlog %d)", who, fmtAddr(l.Local), q.Queued, q.Backlog),
+			out = append(out, Finding{ID: IDBacklogFull, Severity: High, Addr: sockets.FormatAddr(l.Local), PIDs: ownerPIDs(l),
+				Title: fmt.Sprintf("%s listens on %s but its accept queue is full (%d waiting, backlog %d)", who, sockets.FormatAddr(l.Local), q.Queued, q.Backlog),
 				Evidence: []string{
 					fmt.Sprintf("sock_diag: %d connections wait to be accepted, the listen backlog is %d", q.Queued, q.Backlog),
 					"the kernel drops new connection attempts while the queue is full: clients time out",

@@ -89,7 +89,7 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 			if len(addrs) == 0 && f.resolveErr == nil {
 				f.resolveErr = errors.New("no addresses")
 			}
-			if f.resolveErr != nil && isLocalhostName(t.Host) {
+			if f.resolveErr != nil && ports.IsLocalhost(t.Host) {
 				// Browsers resolve *.localhost to loopback themselves
 				// (RFC 6761 section 6.3): look at what they would reach.
 				f.resolved = []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()}
@@ -155,11 +155,6 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 		}
 	}
 	return f
-}
-
-func isLocalhostName(h string) bool {
-	h = strings.ToLower(strings.TrimSuffix(h, "."))
-	return h == "localhost" || strings.HasSuffix(h, ".localhost")
 }
 
 func localAddrSet(env *Env) func(netip.Addr) bool {
@@ -230,19 +225,6 @@ func classifyDialError(err error) Result {
 	return Failed
 }
 
-// covers reports whether listener s accepts connections to local address a.
-func covers(s *sockets.Socket, a netip.Addr) bool {
-	la := s.Local.Addr().Unmap()
-	a = a.Unmap()
-	if la.IsUnspecified() {
-		if la.Is4() {
-			return a.Is4()
-		}
-		return a.Is6() || !s.V6Only
-	}
-	return la == a
-}
-
 // report runs the checks over f and sums them up.
 func report(f *facts) *Report {
 	// Empty lists, not null, in JSON: scripts index them without checks.
@@ -286,8 +268,8 @@ func report(f *facts) *Report {
 		// No check explained the failure: say what happened rather than
 		// call a target healthy that nothing could connect to.
 		a := f.attempts[0]
-		r.Findings = append(r.Findings, Finding{ID: IDUnreachable, Severity: High, Addr: fmtAddr(a.Addr),
-			Title:    fmt.Sprintf("cannot connect to %s: %s", fmtAddr(a.Addr), a.Error),
+		r.Findings = append(r.Findings, Finding{ID: IDUnreachable, Severity: High, Addr: sockets.FormatAddr(a.Addr),
+			Title:    fmt.Sprintf("cannot connect to %s: %s", sockets.FormatAddr(a.Addr), a.Error),
 			Evidence: attemptLines(f.attempts),
 			Fix:      fmt.Sprintf("check the route and the address: `ip route get %s`", a.Addr.Addr()),
 		})
@@ -313,7 +295,7 @@ func verdict(f *facts, r *Report) string {
 	if r.OK {
 		for _, a := range f.attempts {
 			if a.Result == Connected {
-				return fmt.Sprintf("connected to %s in %s", fmtAddr(a.Addr), fmtDuration(a.Duration))
+				return fmt.Sprintf("connected to %s in %s", sockets.FormatAddr(a.Addr), fmtDuration(a.Duration))
 			}
 		}
 		if len(f.listeners) > 0 {
@@ -342,7 +324,7 @@ func fmtDuration(d time.Duration) string {
 func attemptLines(as []Attempt) []string {
 	var out []string
 	for _, a := range as {
-		out = append(out, fmt.Sprintf("connection to %s %s", fmtAddr(a.Addr), resultWords(a)))
+		out = append(out, fmt.Sprintf("connection to %s %s", sockets.FormatAddr(a.Addr), resultWords(a)))
 	}
 	return out
 }

@@ -254,9 +254,3 @@ func ownerPIDs(s *sockets.Socket) []int {
 	}
 	return pids
 }
-
-// fmtAddr prints an address and port the way users type it: 127.0.0.1:3000,
-// [::1]:3000.
-func fmtAddr(ap netip.AddrPort) string {
-	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
-}

@@ -17,6 +17,7 @@ import (
 	"unicode"
 
 	"homeport/internal/ports"
+	"homeport/internal/sockets"
 )
 
 // HTTPResult is what the protocol probe of an http(s) target saw.
@@ -205,7 +206,7 @@ func checkProtocol(f *facts) []Finding {
 	}
 	c := f.firstConnected()
 	who := f.ownerOf(c.Addr.Addr())
-	addr := fmtAddr(c.Addr)
+	addr := sockets.FormatAddr(c.Addr)
 	switch h.Speaks {
 	case "https":
 		u := *f.target.URL
@@ -264,10 +265,10 @@ func checkHostHeader(f *facts) []Finding {
 	who := f.ownerOf(c.Addr.Addr())
 	u := *f.target.URL
 	u.Host = "localhost:" + strconv.Itoa(int(f.target.Port))
-	return []Finding{{ID: IDHostRejected, Severity: High, Addr: fmtAddr(c.Addr), PIDs: f.pidsAt(c.Addr.Addr()),
+	return []Finding{{ID: IDHostRejected, Severity: High, Addr: sockets.FormatAddr(c.Addr), PIDs: f.pidsAt(c.Addr.Addr()),
 		Title: fmt.Sprintf("%s rejects the Host header %q (%s)", who, f.target.URL.Host, h.RejectReason),
 		Evidence: []string{
-			fmt.Sprintf("GET %s on %s with Host: %s got %s", f.target.URL.RequestURI(), fmtAddr(c.Addr), f.target.URL.Host, h.RejectReason),
+			fmt.Sprintf("GET %s on %s with Host: %s got %s", f.target.URL.RequestURI(), sockets.FormatAddr(c.Addr), f.target.URL.Host, h.RejectReason),
 			fmt.Sprintf("the same request with Host: localhost:%d got %d %s", f.target.Port, h.LocalhostStatus, http.StatusText(h.LocalhostStatus)),
 		},
 		Fix: fmt.Sprintf("allow the host in the dev server (Vite `server.allowedHosts`, webpack `devServer.allowedHosts`, Django `ALLOWED_HOSTS`, Rails `config.hosts`), or open %s", u.String()),

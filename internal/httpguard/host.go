@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"homeport/internal/ports"
 )
 
 // Hosts is an allow-list of Host header values. The zero value allows the
@@ -69,7 +71,8 @@ func (h *Hosts) Allowed(host string) bool {
 		a = a.Unmap()
 		return a.IsLoopback() || (h != nil && h.addrs[a])
 	}
-	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+	// hostname took one trailing dot off already: "localhost.." is no name.
+	if !strings.HasSuffix(name, ".") && ports.IsLocalhost(name) {
 		return true
 	}
 	return h != nil && h.names[name]

@@ -15,7 +15,7 @@ import (
 )
 
 // ErrNoFreePort is returned when every port of the asked ranges is taken or
-// reserved.
+// held.
 var ErrNoFreePort = errors.New("no free port")
 
 // bindAddrs are where a free port must be bindable. A port held on any one
@@ -77,14 +77,14 @@ type FreeOptions struct {
 	// Count is how many distinct ports to pick (0 means 1).
 	Count int
 
-	// Reservations, when not nil, keeps parallel pickers from returning the
-	// same port: see Reservations.
-	Reservations *Reservations
+	// Holds, when not nil, keeps parallel pickers from returning the
+	// same port: see Holds.
+	Holds *Holds
 }
 
-// Free picks free ports. With Reservations set, each port it returns is
-// reserved (and already unlocked: the reservation lives in its file until
-// it expires or its holder exits).
+// Free picks free ports. With Holds set, each port it returns is held
+// (and already unlocked: the hold lives in its file until it expires or
+// its holder exits).
 func Free(opts FreeOptions) ([]uint16, error) {
 	reserved := opts.Reserved
 	if reserved == nil {
@@ -158,10 +158,10 @@ func Free(opts FreeOptions) ([]uint16, error) {
 }
 
 func tryPort(p uint16, opts FreeOptions) (bool, error) {
-	if opts.Reservations == nil {
+	if opts.Holds == nil {
 		return Bindable(p), nil
 	}
-	r, err := opts.Reservations.reserve(p, opts.Name, Bindable)
+	r, err := opts.Holds.hold(p, opts.Name, Bindable)
 	if err != nil || r == nil {
 		return false, err
 	}

@@ -29,6 +29,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 )
 
 // Exclusion is a range of ports that no program may bind.
@@ -103,20 +104,9 @@ func runNetsh(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "netsh", args...)
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("netsh %s: %w", joinArgs(args), err)
+		return nil, fmt.Errorf("netsh %s: %w", strings.Join(args, " "), err)
 	}
 	return out, nil
-}
-
-func joinArgs(args []string) string {
-	var b bytes.Buffer
-	for i, a := range args {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(a)
-	}
-	return b.String()
 }
 
 func checkProto(proto string) error {
@@ -142,7 +132,7 @@ func (n *netshReserved) Excluded(ctx context.Context, proto string) ([]Exclusion
 		}
 		ex, err := ParseExcludedPortRanges(bytes.NewReader(out))
 		if err != nil {
-			return nil, fmt.Errorf("netsh %s: %w", joinArgs(args), err)
+			return nil, fmt.Errorf("netsh %s: %w", strings.Join(args, " "), err)
 		}
 	next:
 		for _, e := range ex {
@@ -170,7 +160,7 @@ func (n *netshReserved) Dynamic(ctx context.Context, proto string) (Range, error
 	}
 	r, err := ParseDynamicPortRange(bytes.NewReader(out))
 	if err != nil {
-		return Range{}, fmt.Errorf("netsh %s: %w", joinArgs(args), err)
+		return Range{}, fmt.Errorf("netsh %s: %w", strings.Join(args, " "), err)
 	}
 	return r, nil
 }

@@ -1,11 +1,17 @@
 package ports
 
 import (
+	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"homeport/internal/sockets"
 )
 
 // Target is what a user names when asking about a port: a bare port, a
@@ -15,8 +21,13 @@ type Target struct {
 	// given, meaning any local address).
 	Host string
 	Port uint16
-	// Proto is "tcp" unless the target ended in "/udp".
+	// Proto is "tcp" unless the target ended in "/udp": the protocol to
+	// connect with.
 	Proto string
+	// AnyProto is true when the target named no protocol and is not a URL:
+	// for the listeners on a port, `who 53` means TCP and UDP alike, and
+	// "53/tcp" or "53/udp" narrows it.
+	AnyProto bool
 	// URL is set for http:// and https:// targets.
 	URL *url.URL
 }
@@ -30,10 +41,19 @@ func (t Target) String() string {
 	if t.Host != "" {
 		s = net.JoinHostPort(t.Host, s)
 	}
-	if t.Proto == "udp" {
-		s += "/udp"
+	if !t.AnyProto {
+		s += "/" + t.Proto
 	}
 	return s
+}
+
+// Filter is the inventory filter for the listeners on the target's port, of
+// its protocols.
+func (t Target) Filter() sockets.Filter {
+	if t.AnyProto {
+		return sockets.Filter{Port: t.Port}
+	}
+	return sockets.Filter{Port: t.Port, TCP: t.Proto == "tcp", UDP: t.Proto == "udp"}
 }
 
 // ParseTarget parses a target: "3000", ":3000", "3000/udp",
@@ -48,11 +68,11 @@ func ParseTarget(s string) (Target, error) {
 	if i := strings.Index(s, "://"); i > 0 {
 		return parseURLTarget(orig)
 	}
-	t := Target{Proto: "tcp"}
+	t := Target{Proto: "tcp", AnyProto: true}
 	if i := strings.LastIndexByte(s, '/'); i >= 0 {
 		switch p := strings.ToLower(s[i+1:]); p {
 		case "tcp", "udp":
-			t.Proto = p
+			t.Proto, t.AnyProto = p, false
 			s = s[:i]
 		default:
 			return Target{}, fmt.Errorf("%q in %q is not a protocol (tcp or udp)", s[i+1:], orig)
@@ -165,4 +185,58 @@ func checkHost(h string) error {
 		}
 	}
 	return nil
+}
+
+// IsLocalhost reports whether host is "localhost" or a name under it
+// ("api.localhost"), in any case and with or without one trailing dot: the
+// names RFC 6761 (section 6.3) reserves for loopback.
+func IsLocalhost(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	return h == "localhost" || strings.HasSuffix(h, ".localhost")
+}
+
+// lookupTimeout bounds one lookup of a target's host: the questions are
+// about this machine, and a resolver that has not answered by then will not
+// help (wait retries).
+const lookupTimeout = 3 * time.Second
+
+// Resolver looks up host names; *net.Resolver is one.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Resolve returns the addresses a target's host stands for. "", localhost and
+// *.localhost are both loopback addresses, 127.0.0.1 and ::1, whatever
+// /etc/hosts or the resolver say (RFC 6761 section 6.3; browsers do the same),
+// so that a server on either family answers. An IP literal is itself, zone
+// included (a link-local address needs it to be dialled). Other names go to r
+// (net.DefaultResolver when nil) for at most 3s; their IPv4-mapped answers come
+// back as IPv4.
+// A name without addresses is a *net.DNSError that IsNotFound.
+func Resolve(ctx context.Context, r Resolver, host string) ([]netip.Addr, error) {
+	if host == "" || IsLocalhost(host) {
+		return []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()}, nil
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return []netip.Addr{a}, nil
+	}
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	addrs, err := r.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		if a = a.Unmap(); !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return nil, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+	}
+	return out, nil
 }

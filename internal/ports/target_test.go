@@ -17,7 +17,7 @@ func TestParseTarget(t *testing.T) {
 		{"3000", "", 3000, "tcp", false, "3000"},
 		{":3000", "", 3000, "tcp", false, "3000"},
 		{"3000/udp", "", 3000, "udp", false, "3000/udp"},
-		{"3000/TCP", "", 3000, "tcp", false, "3000"},
+		{"3000/TCP", "", 3000, "tcp", false, "3000/tcp"},
 		{"localhost:3000", "localhost", 3000, "tcp", false, "localhost:3000"},
 		{"127.0.0.1:3000", "127.0.0.1", 3000, "tcp", false, "127.0.0.1:3000"},
 		{"[::1]:3000", "::1", 3000, "tcp", false, "[::1]:3000"},
@@ -38,6 +38,9 @@ func TestParseTarget(t *testing.T) {
 			}
 			if got.Host != tt.host || got.Port != tt.port || got.Proto != tt.proto || (got.URL != nil) != tt.url {
 				t.Errorf("ParseTarget(%q) = %+v; want host %q port %d proto %s url %v", tt.in, got, tt.host, tt.port, tt.proto, tt.url)
+			}
+			if any := !strings.Contains(tt.in, "/") && !tt.url; got.AnyProto != any {
+				t.Errorf("ParseTarget(%q).AnyProto = %v; want %v", tt.in, got.AnyProto, any)
 			}
 			if s := got.String(); s != tt.str {
 				t.Errorf("ParseTarget(%q).String() = %q; want %q", tt.in, s, tt.str)
@@ -113,7 +116,7 @@ func FuzzParseTarget(f *testing.F) {
 			t.Errorf("ParseTarget(%q).String() = %q, which does not parse: %v", s, tg.String(), err)
 			return
 		}
-		if back.Host != tg.Host || back.Port != tg.Port || back.Proto != tg.Proto {
+		if back.Host != tg.Host || back.Port != tg.Port || back.Proto != tg.Proto || back.AnyProto != tg.AnyProto {
 			t.Errorf("round trip %q -> %q -> %+v; want %+v", s, tg.String(), back, tg)
 		}
 	})

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -315,35 +314,18 @@ func (w *Waiter) resolve(ctx context.Context, i int, t Target) ([]string, error)
 	}
 }
 
-// lookup resolves host. "", localhost and *.localhost are always both
-// loopback addresses, whatever /etc/hosts or the resolver say (RFC 6761
-// section 6.3; browsers do the same), so `wait localhost:3000` is ready
+// lookup resolves host as Resolve does, so `wait localhost:3000` is ready
 // whether the server bound 127.0.0.1 or ::1.
 func (w *Waiter) lookup(ctx context.Context, host string) ([]string, error) {
-	if host == "" || IsLocalhost(host) {
-		return []string{"127.0.0.1", "::1"}, nil
-	}
-	if _, err := netip.ParseAddr(host); err == nil {
-		return []string{host}, nil
-	}
-	addrs, err := w.opts.Resolver.LookupNetIP(ctx, "ip", host)
+	addrs, err := Resolve(ctx, w.opts.Resolver, host)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, 0, len(addrs))
-	for _, a := range addrs {
-		out = append(out, a.Unmap().String())
-	}
-	if len(out) == 0 {
-		return nil, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true}
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.String()
 	}
 	return out, nil
-}
-
-// IsLocalhost reports whether host is "localhost" or a name under it.
-func IsLocalhost(host string) bool {
-	h := strings.ToLower(strings.TrimSuffix(host, "."))
-	return h == "localhost" || strings.HasSuffix(h, ".localhost")
 }
 
 func (w *Waiter) setLast(i int, addr, what string) {

@@ -3,9 +3,6 @@ package procs
 import (
 	"errors"
 	"fmt"
-	"os/user"
-	"strconv"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,7 +34,7 @@ func get(pid int) (*Process, error) {
 		State: darwinState(k.Proc.P_stat),
 		UID:   int(k.Eproc.Pcred.P_ruid),
 	}
-	p.User = darwinUserName(p.UID)
+	p.User = UserName(p.UID)
 	st := k.Proc.P_starttime
 	p.Start = time.Unix(int64(st.Sec), int64(st.Usec)*1000)
 	// The start time in microseconds identifies the process with its PID.
@@ -65,18 +62,4 @@ func darwinState(s int8) string {
 		return "Z"
 	}
 	return ""
-}
-
-var darwinUsers sync.Map // int → string
-
-func darwinUserName(uid int) string {
-	if n, ok := darwinUsers.Load(uid); ok {
-		return n.(string)
-	}
-	name := strconv.Itoa(uid)
-	if u, err := user.LookupId(name); err == nil {
-		name = u.Username
-	}
-	darwinUsers.Store(uid, name)
-	return name
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/user"
 	"strconv"
 	"sync"
 	"time"
@@ -46,7 +45,7 @@ func get(pid int) (*Process, error) {
 	var sb unix.Stat_t
 	if err := unix.Stat(dir, &sb); err == nil {
 		p.UID = int(sb.Uid)
-		p.User = userName(p.UID)
+		p.User = UserName(p.UID)
 	}
 	// cmdline is empty for kernel threads and zombies, and unreadable for
 	// some processes of other users: the name still says what it is.
@@ -77,19 +76,4 @@ func parseBootTime(f *os.File) (time.Time, error) {
 		}
 	}
 	return time.Time{}, errors.New("reading /proc/stat: no btime line")
-}
-
-var userNames sync.Map // int → string
-
-// userName returns the login name for uid, or the number when it has none.
-func userName(uid int) string {
-	if v, ok := userNames.Load(uid); ok {
-		return v.(string)
-	}
-	name := strconv.Itoa(uid)
-	if u, err := user.LookupId(name); err == nil {
-		name = u.Username
-	}
-	userNames.Store(uid, name)
-	return name
 }

@@ -19,10 +19,30 @@ var ErrReused = fmt.Errorf("%w (its pid now belongs to another process)", ErrGon
 // process: it belongs to another user and homeport is not root.
 var ErrPermission = errors.New("permission denied")
 
+// RefusalKind says why homeport will not signal a process. Callers decide
+// on the kind (the dashboard maps it to a status, kill to a hint); Reason
+// and Hint are only for people.
+type RefusalKind int
+
+// The refusals.
+const (
+	RefuseInit         RefusalKind = iota + 1 // pid 1, the first process of the system
+	RefuseGroup                               // pid 0 or below: kill(2) would read it as a process group
+	RefuseSelf                                // homeport itself
+	RefuseParent                              // the shell or program running homeport
+	RefuseOtherUser                           // another user's process, and homeport is not root
+	RefuseUnknownOwner                        // the owner cannot be read, and homeport is not root
+	RefuseKernel                              // Windows' System Idle Process or System (pid 0, 4)
+	RefuseContainer                           // docker-proxy: the port belongs to a container
+	RefuseOrphan                              // the owner has exited; children hold its socket (Windows)
+)
+
 // RefusedError is returned by Guard.Signal for a process homeport will not
 // signal, whatever the operating system would allow.
 type RefusedError struct {
 	PID    int
+	Kind   RefusalKind
+	User   string // RefuseOtherUser: the owner's name, or its uid
 	Reason string // why, in a few words: "it is init (pid 1)"
 	Hint   string // what to do instead, when there is something
 }
@@ -49,10 +69,12 @@ type Signaller interface {
 func OS() Signaller { return osSignaller{} }
 
 // Guard applies homeport's refusal rules before any signal reaches a
-// Signaller: never PID 1 or below (nor Windows' System, PID 4), never homeport itself or its parent (the
-// shell or program that runs it), and never another user's process unless
-// homeport runs as root. The OS would refuse the last one too; refusing first
-// gives a message that says what to do.
+// Signaller: never PID 1 or below (nor Windows' System, PID 4), never
+// homeport itself or its parent (the shell or program that runs it), never
+// docker-proxy (it forwards a container's published port: docker restarts
+// it, and stopping the container is what frees the port), and never another
+// user's process unless homeport runs as root. The OS would refuse the last
+// one too; refusing first gives a message that says what to do.
 type Guard struct {
 	Signaller Signaller
 	Self      int // os.Getpid()
@@ -71,29 +93,31 @@ func NewGuard() *Guard {
 // release what they hold (SystemProcessNote).
 func (g *Guard) Check(p *Process) error {
 	if note, ok := SystemProcessNote(p.PID, 0); ok {
-		return &RefusedError{PID: p.PID, Reason: note.Reason, Hint: note.Hint}
+		return &RefusedError{PID: p.PID, Kind: RefuseKernel, Reason: note.Reason, Hint: note.Hint}
 	}
 	switch {
-	case p.PID <= 1:
-		what := "it is init, the first process of the system"
-		if p.PID <= 0 {
-			what = "it is not a single process (pid 0 and below name process groups)"
-		}
-		return &RefusedError{PID: p.PID, Reason: what}
+	case p.PID == 1:
+		return &RefusedError{PID: p.PID, Kind: RefuseInit, Reason: "it is init, the first process of the system"}
+	case p.PID <= 0:
+		return &RefusedError{PID: p.PID, Kind: RefuseGroup, Reason: "it is not a single process (pid 0 and below name process groups)"}
 	case p.PID == g.Self:
-		return &RefusedError{PID: p.PID, Reason: "it is homeport itself"}
+		return &RefusedError{PID: p.PID, Kind: RefuseSelf, Reason: "it is homeport itself"}
 	case p.PID == g.Parent:
-		return &RefusedError{PID: p.PID, Reason: "it is homeport's parent process (the shell or program running homeport)",
+		return &RefusedError{PID: p.PID, Kind: RefuseParent, Reason: "it is homeport's parent process (the shell or program running homeport)",
 			Hint: "stop it from its own terminal, or run homeport from another shell"}
+	case p.Name == "docker-proxy":
+		return &RefusedError{PID: p.PID, Kind: RefuseContainer, Reason: "it forwards to a container",
+			Hint: "stop the container"}
 	case g.UID > 0 && p.UID >= 0 && p.UID != g.UID:
 		user := p.User
 		if user == "" {
 			user = strconv.Itoa(p.UID)
 		}
-		return &RefusedError{PID: p.PID, Reason: fmt.Sprintf("it belongs to user %s and homeport is not running as root", user),
-			Hint: "run the same command with sudo"}
+		return &RefusedError{PID: p.PID, Kind: RefuseOtherUser, User: user,
+			Reason: fmt.Sprintf("it belongs to user %s and homeport is not running as root", user),
+			Hint:   "run the same command with sudo"}
 	case g.UID > 0 && p.UID < 0:
-		return &RefusedError{PID: p.PID, Reason: "its owner cannot be read, so it is probably another user's",
+		return &RefusedError{PID: p.PID, Kind: RefuseUnknownOwner, Reason: "its owner cannot be read, so it is probably another user's",
 			Hint: "run the same command with sudo"}
 	}
 	return nil
@@ -110,6 +134,20 @@ func (g *Guard) Signal(p *Process, sig syscall.Signal) error {
 
 // Alive reports whether p still runs (and is still p).
 func (g *Guard) Alive(p *Process) bool { return g.Signaller.Alive(p.PID, p.StartTicks) }
+
+// Continue resumes p if it is stopped (Ctrl-Z, SIGSTOP): a stopped process
+// does not act on a signal, not even SIGTERM, until it runs again. Only
+// SIGKILL reaches it without this. On Windows there is nothing to do.
+func (g *Guard) Continue(p *Process) error {
+	if sigCont == 0 {
+		return nil
+	}
+	return g.Signal(p, sigCont)
+}
+
+// Stopped reports whether p was stopped when it was read: by a signal (T,
+// Ctrl-Z or SIGSTOP) or by a debugger (t).
+func (p *Process) Stopped() bool { return p.State == "T" || p.State == "t" }
 
 // ParseSignal parses a signal the way kill(1) takes it: "TERM", "SIGTERM",
 // "term" or a number ("15"). Only the signals that stop or nudge a process

@@ -110,3 +110,6 @@ func mapSignalErr(pid int, err error) error {
 	}
 	return fmt.Errorf("signalling pid %d: %w", pid, err)
 }
+
+// sigCont resumes a stopped process (Guard.Continue).
+const sigCont = unix.SIGCONT

@@ -53,3 +53,6 @@ func (osSignaller) Alive(pid int, startTicks uint64) bool {
 	}
 	return p.StartTicks == startTicks && p.State != "Z"
 }
+
+// sigCont resumes a stopped process (Guard.Continue).
+const sigCont = syscall.SIGCONT

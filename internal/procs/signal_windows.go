@@ -14,3 +14,7 @@ func (osSignaller) Signal(pid int, startTicks uint64, sig syscall.Signal) error 
 }
 
 func (osSignaller) Alive(pid int, startTicks uint64) bool { return windowsAlive(pid, startTicks) }
+
+// sigCont is 0: Windows processes are not stopped by signals, so
+// Guard.Continue has nothing to send.
+const sigCont syscall.Signal = 0

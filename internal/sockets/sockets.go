@@ -121,6 +121,31 @@ func (s *Socket) DualStack() bool {
 	return a.Is6() && !a.Is4In6() && a.IsUnspecified() && !s.V6Only
 }
 
+// Takes reports whether the socket takes connections (or datagrams) sent to
+// the local address a: its own address, or any address of its family when it
+// is bound to the wildcard, and IPv4 too for a dual-stack [::]. Zones and
+// IPv4-mapped forms do not count: [::ffff:127.0.0.1] is 127.0.0.1.
+func (s *Socket) Takes(a netip.Addr) bool {
+	l := s.Local.Addr().WithZone("").Unmap()
+	a = a.WithZone("").Unmap()
+	if l == a {
+		return true
+	}
+	if !l.IsUnspecified() {
+		return false
+	}
+	if l.Is4() {
+		return a.Is4()
+	}
+	return a.Is6() || !s.V6Only
+}
+
+// FormatAddr prints an address and port the way users type them and ss
+// prints them: 127.0.0.1:3000, [::1]:3000, an IPv4-mapped address as IPv4.
+func FormatAddr(ap netip.AddrPort) string {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()).String()
+}
+
 // Exposure tells who can reach a socket.
 type Exposure string
 
@@ -167,6 +192,24 @@ type Filter struct {
 	// PIDs, when not empty, keeps only sockets owned by one of these
 	// processes, and lets the backend look at those processes only.
 	PIDs []int
+
+	// The rest is applied by Take once the backend has answered (see
+	// Match).
+
+	// Ports, when not empty, keeps only sockets on one of these local
+	// ports (Port asks the backend for a single one).
+	Ports []uint16
+
+	// Exposed keeps only sockets other machines may reach (Exposed).
+	Exposed bool
+
+	// User keeps only sockets of this user, a name or a uid: the user that
+	// created the socket, or one of its owners'.
+	User string
+
+	// Process keeps only sockets with an owner whose name or command line
+	// contains Process, in any case. It needs the owners.
+	Process string
 }
 
 func (f *Filter) wantTCP() bool { return f.TCP || !f.UDP }
@@ -210,7 +253,7 @@ func Take(ctx context.Context, f Filter) (*Snapshot, error) {
 		return nil, err
 	}
 	snap := &Snapshot{Source: source, Fallback: fallback}
-	if !f.NoOwners || len(f.PIDs) > 0 {
+	if !f.NoOwners || len(f.PIDs) > 0 || f.Process != "" {
 		// A question about one port is answered as soon as each of its
 		// sockets has an owner (see owners' contract).
 		early := f.Port != 0
@@ -219,12 +262,8 @@ func Take(ctx context.Context, f Filter) (*Snapshot, error) {
 			return nil, err
 		}
 	}
-	if len(f.PIDs) > 0 {
-		socks = slices.DeleteFunc(socks, func(s Socket) bool {
-			return !slices.ContainsFunc(s.Owners, func(p procs.Process) bool {
-				return slices.Contains(f.PIDs, p.PID)
-			})
-		})
+	if f.selects() {
+		socks = slices.DeleteFunc(socks, func(s Socket) bool { return !f.Match(&s) })
 	}
 	snap.Sockets = sorted(socks)
 	return snap, nil

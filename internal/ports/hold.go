@@ -12,32 +12,32 @@ import (
 	"homeport/internal/procs"
 )
 
-// Reservations keep parallel pickers (test runs started side by side, each
+// Holds keep parallel pickers (test runs started side by side, each
 // calling `homeport free`) from being handed the same port in the moment
 // between "picked" and "the server binds it".
 //
 // Each port has a lock file, <Dir>/<port>.lock. A picker locks it with an
-// exclusive, non-blocking flock, checks that nobody reserved the port,
-// checks that it is bindable, writes its reservation into the file, and only
-// then unlocks. The reservation names an expiry time and a holder process (by
+// exclusive, non-blocking flock, checks that nobody held the port,
+// checks that it is bindable, writes its hold into the file, and only
+// then unlocks. The hold names an expiry time and a holder process (by
 // PID and start time); it stands until it expires or the holder exits. For
 // `homeport free` the holder is the program that ran it (the shell script or
 // test runner), since homeport itself exits at once.
 //
-// A process that reserves a port through this package and keeps the
-// Reservation open holds the flock too, and the kernel drops it the moment
+// A process that holds a port through this package and keeps the
+// Hold open holds the flock too, and the kernel drops it the moment
 // that process dies, however it dies.
 //
-// A reservation made for a name (`--name api`) does not stand in the way of
+// A hold made for a name (`--name api`) does not stand in the way of
 // the same name: asking again for "api" gives the same port.
 //
 // The files are a few bytes each and stay where they are: the runtime
 // directory is emptied at logout or reboot. Removing them while others may
 // hold their lock would let two pickers lock two different files for one port.
-type Reservations struct {
+type Holds struct {
 	Dir    string
-	TTL    time.Duration // how long a reservation stands at most
-	Holder Holder        // whose exit ends a reservation; zero: only TTL counts
+	TTL    time.Duration // how long a hold stands at most
+	Holder Holder        // whose exit ends a hold; zero: only TTL counts
 
 	now   func() time.Time
 	alive func(Holder) bool
@@ -49,7 +49,7 @@ type Holder struct {
 	StartTicks uint64
 }
 
-// DefaultTTL is how long `homeport free` reserves a port by default.
+// DefaultTTL is how long `homeport free` holds a port by default.
 const DefaultTTL = 30 * time.Second
 
 // CurrentHolder returns the process pid as a Holder, with its start time.
@@ -61,17 +61,17 @@ func CurrentHolder(pid int) Holder {
 	return Holder{PID: pid, StartTicks: p.StartTicks}
 }
 
-// NewReservations returns reservations kept in RuntimeDir()/ports.
-func NewReservations(ttl time.Duration, holder Holder) (*Reservations, error) {
+// NewHolds returns holds kept in RuntimeDir()/ports.
+func NewHolds(ttl time.Duration, holder Holder) (*Holds, error) {
 	dir, err := RuntimeDir()
 	if err != nil {
 		return nil, err
 	}
 	dir = filepath.Join(dir, "ports")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the reservation directory: %w", err)
+		return nil, fmt.Errorf("creating the hold directory: %w", err)
 	}
-	return &Reservations{Dir: dir, TTL: ttl, Holder: holder}, nil
+	return &Holds{Dir: dir, TTL: ttl, Holder: holder}, nil
 }
 
 // RuntimeDir returns homeport's directory for short-lived per-user files:
@@ -104,15 +104,15 @@ func RuntimeDir() (string, error) {
 	return dir, nil
 }
 
-// Reservation is a reserved port whose lock file is still locked.
-type Reservation struct {
+// Hold is a held port whose lock file is still locked.
+type Hold struct {
 	Port uint16
 	f    *os.File
 }
 
-// Unlock lets go of the lock but keeps the reservation: it stands until it
+// Unlock lets go of the lock but keeps the hold: it stands until it
 // expires or its holder exits.
-func (r *Reservation) Unlock() {
+func (r *Hold) Unlock() {
 	if r.f != nil {
 		r.f.Close() // closing drops the flock
 		r.f = nil
@@ -120,43 +120,43 @@ func (r *Reservation) Unlock() {
 }
 
 // Release gives the port back at once.
-func (r *Reservation) Release() {
+func (r *Hold) Release() {
 	if r.f != nil {
 		_ = r.f.Truncate(0)
 		r.Unlock()
 	}
 }
 
-// Reserve reserves port p for name if nobody else holds it and it is
-// bindable. It returns nil, nil when the port is taken or reserved.
-func (rs *Reservations) Reserve(p uint16, name string) (*Reservation, error) {
-	return rs.reserve(p, name, Bindable)
+// Hold holds port p for name if nobody else holds it and it is
+// bindable. It returns nil, nil when the port is taken or held.
+func (rs *Holds) Hold(p uint16, name string) (*Hold, error) {
+	return rs.hold(p, name, Bindable)
 }
 
-func (rs *Reservations) reserve(p uint16, name string, bindable func(uint16) bool) (*Reservation, error) {
+func (rs *Holds) hold(p uint16, name string, bindable func(uint16) bool) (*Hold, error) {
 	path := filepath.Join(rs.Dir, strconv.Itoa(int(p))+".lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("opening reservation %s: %w", path, err)
+		return nil, fmt.Errorf("opening hold %s: %w", path, err)
 	}
 	if err := tryLock(f); err != nil {
 		f.Close()
 		if errors.Is(err, errLocked) {
-			return nil, nil // someone is reserving it right now
+			return nil, nil // someone is taking it right now
 		}
 		if errors.Is(err, errors.ErrUnsupported) {
 			// No file locks here: fall back to the bind check alone.
 			if bindable(p) {
-				return &Reservation{Port: p}, nil
+				return &Hold{Port: p}, nil
 			}
 			return nil, nil
 		}
-		return nil, fmt.Errorf("locking reservation %s: %w", path, err)
+		return nil, fmt.Errorf("locking hold %s: %w", path, err)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, 512))
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("reading reservation %s: %w", path, err)
+		return nil, fmt.Errorf("reading hold %s: %w", path, err)
 	}
 	if rec, ok := parseRecord(b); ok && rs.stands(rec, name) {
 		f.Close()
@@ -173,12 +173,12 @@ func (rs *Reservations) reserve(p uint16, name string, bindable func(uint16) boo
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("writing reservation %s: %w", path, err)
+		return nil, fmt.Errorf("writing hold %s: %w", path, err)
 	}
-	return &Reservation{Port: p, f: f}, nil
+	return &Hold{Port: p, f: f}, nil
 }
 
-func (rs *Reservations) clock() time.Time {
+func (rs *Holds) clock() time.Time {
 	if rs.now != nil {
 		return rs.now()
 	}
@@ -186,7 +186,7 @@ func (rs *Reservations) clock() time.Time {
 }
 
 // stands reports whether rec still keeps others from the port.
-func (rs *Reservations) stands(rec record, name string) bool {
+func (rs *Holds) stands(rec record, name string) bool {
 	if !rs.clock().Before(rec.Expires) {
 		return false
 	}
