@@ -124,7 +124,7 @@ if [ "$ROUTER" = daemon ]; then
   pids+=($!)
   srvpid[homeport]=$!
   for _ in $(seq 200); do
-    HOME=$tmp XDG_STATE_HOME=$tmp/state "$tmp/homeport" route add $route $be_port --port $hp_port 2>/dev/null && break
+    HOME=$tmp XDG_STATE_HOME=$tmp/state "$tmp/homeport" route add $route $be_port >/dev/null 2>&1 && break
     sleep 0.05
   done
   start homeport-check $hp_port true
