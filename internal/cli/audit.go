@@ -42,8 +42,15 @@ that answer normally are open to DNS rebinding (a web page can make its own
 name resolve to 127.0.0.1 and read them). Probes go to this machine's own
 loopback addresses only; --no-probe skips them.
 
+Known non-web services on loopback (Redis, PostgreSQL, MySQL, Memcached,
+MongoDB, SSH ... by process and by port) are not contacted at all, so that
+their logs stay clean; a server that speaks first (SSH, SMTP, FTP, MySQL) is
+known by its banner and sent nothing. All probes run side by side, each
+bounded by --timeout.
+
 Exit status: 0 when no finding reaches --fail-on (default high), 1 when one
-does, 2 on bad input. Severities: info, low, medium, high, critical.`,
+does, 2 on bad input or when homeport itself failed (the socket inventory
+could not be read). Severities: info, low, medium, high, critical.`,
 		Example: `  homeport audit
   homeport audit --json
   homeport audit --fail-on medium   # in CI: fail on medium or worse`,
@@ -89,7 +96,7 @@ func auditRun(ctx context.Context, opts *AuditOptions) error {
 	}
 	if opts.JSON {
 		if err := writeJSON(opts.IO.Out, rep); err != nil {
-			return err
+			return internalError("writing the report", err)
 		}
 	} else {
 		writeAuditReport(opts.IO, rep, opts.FailOn)
@@ -100,49 +107,59 @@ func auditRun(ctx context.Context, opts *AuditOptions) error {
 	return nil
 }
 
+// writeAuditReport prints the exposed listeners as a table, then each
+// finding the table does not already say (every one but the low "reachable"
+// notes), and a summary that counts what it printed.
 func writeAuditReport(o *IO, rep *doctor.AuditReport, failOn doctor.Severity) {
 	if len(rep.Exposed) == 0 {
 		fmt.Fprintln(o.Out, "no listener is reachable from other machines: everything listens on loopback")
 	} else {
 		t := newTable(o, "PROTO", "ADDRESS", "EXPOSURE", "PROCESS", "SERVICE")
 		for _, l := range rep.Exposed {
+			// The same words and (v4)/(v6)/(v4+v6) marks as `homeport ports`.
+			s := &sockets.Socket{Local: l.Addr, V6Only: l.Addr.Addr().Is6() && !l.Addr.Addr().Is4In6() && !l.DualStack}
 			t.row(cell{text: l.Proto}, cell{text: sockets.FormatAddr(l.Addr)},
-				cell{text: l.Exposure, style: styleAmber}, cell{text: l.Process}, cell{text: l.Service})
+				cell{text: exposureText(s), style: styleAmber}, cell{text: l.Process}, cell{text: l.Service})
 		}
 		t.flush()
 	}
 	var b strings.Builder
-	for _, f := range rep.Findings {
+	counts := map[doctor.Severity]int{}
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
 		if f.Severity < doctor.Medium && f.ID == doctor.IDExposed {
 			continue // the table above lists them
 		}
+		counts[f.Severity]++
 		mark := o.paint(styleAmber, "!")
 		if f.Severity >= failOn {
 			mark = o.paint(styleRed, "✗")
 		}
-		fmt.Fprintf(&b, "\n%s %s: %s\n", mark, f.Severity, o.paint(styleBold, f.Title))
-		for _, e := range f.Evidence {
-			fmt.Fprintf(&b, "  %s\n", e)
-		}
-		if f.Fix != "" {
-			fmt.Fprintf(&b, "  %s %s\n", o.paint(styleBold, "fix:"), f.Fix)
-		}
-	}
-	counts := map[doctor.Severity]int{}
-	for _, f := range rep.Findings {
-		counts[f.Severity]++
+		b.WriteString("\n")
+		writeFinding(&b, o, mark, f.Severity.String()+": ", f)
 	}
 	var parts []string
-	for s := doctor.Critical; s >= doctor.Low; s-- {
+	for s := doctor.Critical; s >= doctor.Info; s-- {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
 	}
-	summary := "no findings"
+	summary := "none"
 	if len(parts) > 0 {
 		summary = strings.Join(parts, ", ")
 	}
-	fmt.Fprintf(&b, "\n%d exposed, %d loopback listeners probed for DNS rebinding: %s\n", len(rep.Exposed), rep.Probed, summary)
+	web := 0
+	for _, p := range rep.Probed {
+		if p.Result == doctor.ProbeHTTP {
+			web++
+		}
+	}
+	probed := ""
+	if len(rep.Probed) > 0 {
+		probed = fmt.Sprintf("%s probed for DNS rebinding (%s not HTTP); ", plural(web, "loopback web server", "loopback web servers"),
+			plural(len(rep.Probed)-web, "other loopback listener", "other loopback listeners"))
+	}
+	fmt.Fprintf(&b, "\n%d exposed; %sfindings: %s\n", len(rep.Exposed), probed, summary)
 	fmt.Fprint(o.Out, b.String())
 }
 

@@ -53,8 +53,9 @@ ports, ports in use (and by whom), ports in the kernel's ephemeral range.
 Connections are bounded by --timeout; doctor never waits longer on a
 black-holed address. The firewall is only read, never changed.
 
-Exit status: 0 when the target works, 1 when something is wrong, 2 on bad
-input.`,
+Exit status: 0 when the target works, 1 when something is wrong with it, 2 on
+bad input or when homeport itself failed (the socket inventory could not be
+read): a script can tell a finding from a broken check.`,
 		Example: `  homeport doctor localhost:3000
   homeport doctor 3000
   homeport doctor http://myapp.localhost:5173/
@@ -123,22 +124,35 @@ func doctorRun(ctx context.Context, opts *DoctorOptions) error {
 		env = doctorEnv(opts.Factory)
 	}
 	var rep *doctor.Report
+	var diagErr error
 	if opts.Bind != 0 {
 		rep = doctor.DiagnoseBind(ctx, env, opts.Bind, "tcp")
 	} else {
-		rep = doctor.Diagnose(ctx, env, opts.Target, &doctor.Options{Timeout: opts.Timeout})
+		rep, diagErr = doctor.Diagnose(ctx, env, opts.Target, &doctor.Options{Timeout: opts.Timeout})
 	}
 	if opts.JSON {
 		if err := writeJSON(opts.IO.Out, rep); err != nil {
-			return err
+			return internalError("writing the report", err)
 		}
 	} else {
 		writeDoctorReport(opts.IO, rep)
 	}
-	if !rep.OK {
+	switch {
+	case diagErr != nil:
+		// What doctor could not see may be the cause: not a verdict a
+		// script should read as "findings" (1) or "healthy" (0).
+		return inventoryError(diagErr)
+	case !rep.OK:
 		return silent(exitFailure)
 	}
 	return nil
+}
+
+// internalError ends doctor or audit with exit 2: something went wrong in
+// homeport or the system, not in what it looked at.
+func internalError(what string, err error) error {
+	return &ExitError{Code: exitInternal, Msg: what + ": " + err.Error(), Err: err,
+		Hint: "this is not a finding; run the command again, and report it if it persists"}
 }
 
 // writeDoctorReport prints what doctor looked at, then the verdict and each
@@ -146,7 +160,7 @@ func doctorRun(ctx context.Context, opts *DoctorOptions) error {
 //
 //	✗ localhost:3000 — connection refused on ::1, works on 127.0.0.1
 //	  localhost resolves to ::1 first; node (pid 4242) listens on 127.0.0.1:3000 only
-//	  fix: listen on both (host "::" or "localhost"), or connect to 127.0.0.1:3000
+//	  fix: connect to 127.0.0.1:3000, or make the server listen on ::1 too: two listeners, one per address (the host "localhost" is not enough: Node and Vite bind the one address it resolves to first); "::" with IPv6-only off takes both families, but on every interface
 func writeDoctorReport(o *IO, rep *doctor.Report) {
 	var b strings.Builder
 	fact := func(label, format string, args ...any) {
@@ -195,20 +209,27 @@ func writeDoctorReport(o *IO, rep *doctor.Report) {
 	if rep.OK {
 		fmt.Fprintf(&b, "%s %s — %s\n", o.paint(styleGreen, "✓"), rep.Target, rep.Verdict)
 	}
-	for _, f := range rep.Findings {
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
 		mark := o.paint(styleRed, "✗")
 		if f.Severity <= doctor.Low {
 			mark = o.paint(styleAmber, "!")
 		}
-		fmt.Fprintf(&b, "%s %s — %s\n", mark, rep.Target, o.paint(styleBold, f.Title))
-		for _, e := range f.Evidence {
-			fmt.Fprintf(&b, "  %s\n", e)
-		}
-		if f.Fix != "" {
-			fmt.Fprintf(&b, "  %s %s\n", o.paint(styleBold, "fix:"), f.Fix)
-		}
+		writeFinding(&b, o, mark, rep.Target+" — ", f)
 	}
 	fmt.Fprint(o.Out, b.String())
+}
+
+// writeFinding prints one finding of doctor or audit: the mark, the head
+// and the title on one line, then the evidence and the fix, indented.
+func writeFinding(b *strings.Builder, o *IO, mark, head string, f *doctor.Finding) {
+	fmt.Fprintf(b, "%s %s%s\n", mark, head, o.paint(styleBold, f.Title))
+	for _, e := range f.Evidence {
+		fmt.Fprintf(b, "  %s\n", e)
+	}
+	if f.Fix != "" {
+		fmt.Fprintf(b, "  %s %s\n", o.paint(styleBold, "fix:"), f.Fix)
+	}
 }
 
 // isLiteral reports whether the target named its one address itself (an IP

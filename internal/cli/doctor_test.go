@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/netip"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"homeport/internal/doctor"
+	"homeport/internal/ports"
 	"homeport/internal/procs"
 	"homeport/internal/sockets"
 )
@@ -173,5 +175,53 @@ func TestAuditProgressBar(t *testing.T) {
 	io.ErrTTY = false
 	if newProgressBar(io, "x") != nil {
 		t.Errorf("progress bar drawn into a pipe")
+	}
+}
+
+// An inventory homeport cannot read is its own failure, not a finding: exit
+// 2, for doctor and audit alike.
+func TestDoctorAuditInternalErrorExit2(t *testing.T) {
+	broken := func(ctx context.Context, port uint16) ([]sockets.Socket, error) {
+		return nil, errors.New("netlink: operation not permitted")
+	}
+	io, _, _ := doctorTestIO()
+	env := doctor.System()
+	env.Inventory = broken
+	tg, _ := ports.ParseTarget("127.0.0.1:1")
+	err := doctorRun(context.Background(), &DoctorOptions{IO: io, Env: env, Target: tg, Timeout: time.Second})
+	if code := exitCode(err); code != exitInternal {
+		t.Errorf("doctor with a broken inventory: exit %d (%v); want %d", code, err, exitInternal)
+	}
+	err = auditRun(context.Background(), &AuditOptions{IO: io, Env: &doctor.Env{Inventory: broken}, Timeout: time.Second, FailOn: doctor.High})
+	if code := exitCode(err); code != exitInternal {
+		t.Errorf("audit with a broken inventory: exit %d (%v); want %d", code, err, exitInternal)
+	}
+}
+
+// The audit's text output: the exposure in the words of `homeport ports`
+// (an address, never the raw "address"; v4/v6/v4+v6), low notes counted only
+// when printed, and what was probed.
+func TestAuditText(t *testing.T) {
+	socks := []sockets.Socket{
+		{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("198.18.0.2:8080"), Owners: []procs.Process{{PID: 77, Name: "python3"}}},
+		{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("[::]:3000"), Owners: []procs.Process{{PID: 78, Name: "node"}}},
+		{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("[::]:8444"), V6Only: true, Owners: []procs.Process{{PID: 79, Name: "socat"}}},
+		{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("0.0.0.0:6379"), Owners: []procs.Process{{PID: 811, Name: "redis-server"}}},
+	}
+	env := &doctor.Env{Inventory: func(ctx context.Context, port uint16) ([]sockets.Socket, error) { return socks, nil }}
+	io, out, _ := doctorTestIO()
+	err := auditRun(context.Background(), &AuditOptions{IO: io, Env: env, NoProbe: true, Timeout: time.Second, FailOn: doctor.High})
+	if code := exitCode(err); code != 1 {
+		t.Fatalf("audit exit %d (%v); want 1 for Redis", code, err)
+	}
+	got := out.String()
+	for _, want := range []string{"198.18.0.2:8080\t198.18.0.2\t", "[::]:3000\tall interfaces (v4+v6)", "[::]:8444\tall interfaces (v6)",
+		"0.0.0.0:6379\tall interfaces (v4)", "4 exposed;", "findings: 1 high\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("audit output lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "\taddress\t") || strings.Contains(got, "1 low") || strings.Contains(got, "probed") {
+		t.Errorf("audit output shows the raw exposure or counts low notes it does not print:\n%s", got)
 	}
 }

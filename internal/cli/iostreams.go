@@ -56,6 +56,15 @@ func terminalWidth(f *os.File) int {
 	return 80
 }
 
+// widthOf is the width of the terminal w writes to, read anew at each call
+// so that a resized window is followed; 80 when w is no terminal.
+func widthOf(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		return terminalWidth(f)
+	}
+	return 80
+}
+
 // writeJSON writes v as indented JSON, the form every --json output takes.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

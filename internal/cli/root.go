@@ -136,6 +136,10 @@ Run without a command, it lists listening sockets, like 'homeport ports'.`,
 		NewCmdFree(f, nil),
 		NewCmdWait(f, nil),
 		NewCmdCheck(f, nil),
+		NewCmdUp(f, nil),
+		NewCmdDown(f, nil),
+		NewCmdStatus(f, nil),
+		NewCmdUI(f, nil),
 		newCmdVersion(f),
 	)
 	return root

@@ -1,79 +1,12 @@
 package cli
 
 import (
-	"time"
-
-	"homeport/internal/ports"
+	"homeport/internal/api"
 	"homeport/internal/sockets"
 )
 
 // jsonSocket is the stable --json form of a socket, shared by every command
-// that prints sockets. Field names are documented in README.md; add fields,
-// never rename or remove them.
-type jsonSocket struct {
-	Proto     string      `json:"proto"`      // "tcp" or "udp"
-	State     string      `json:"state"`      // as ss prints it: LISTEN, UNCONN, ESTAB, ...
-	Family    string      `json:"family"`     // "ipv4" or "ipv6"
-	Address   string      `json:"address"`    // local address, no brackets
-	Port      uint16      `json:"port"`       // local port
-	Local     string      `json:"local"`      // address:port, IPv6 in brackets
-	Remote    string      `json:"remote"`     // peer address:port; "*" style zero address for listeners
-	Exposure  string      `json:"exposure"`   // "loopback", "all interfaces" or "address"
-	DualStack bool        `json:"dual_stack"` // IPv6 wildcard that also accepts IPv4
-	V6Only    bool        `json:"v6only"`
-	Class     string      `json:"class"` // "well-known", "registered" or "dynamic"
-	Inode     uint64      `json:"inode,omitempty"`
-	UID       int         `json:"uid"`
-	User      string      `json:"user,omitempty"`
-	RecvQ     uint32      `json:"recv_q"`
-	SendQ     uint32      `json:"send_q"`
-	Owners    []jsonOwner `json:"owners"` // empty when no owner could be seen
-}
+// that prints sockets and by the daemon's API (internal/api holds it).
+type jsonSocket = api.Socket
 
-type jsonOwner struct {
-	PID     int        `json:"pid"`
-	PPID    int        `json:"ppid,omitempty"`
-	Name    string     `json:"name"`
-	UID     int        `json:"uid"`
-	User    string     `json:"user,omitempty"`
-	Cmdline []string   `json:"cmdline"`
-	Started *time.Time `json:"started,omitempty"`
-}
-
-func toJSONSocket(s *sockets.Socket) jsonSocket {
-	fam := "ipv4"
-	if s.Local.Addr().Is6() {
-		fam = "ipv6"
-	}
-	j := jsonSocket{
-		Proto:     string(s.Proto),
-		State:     s.State.String(),
-		Family:    fam,
-		Address:   s.Local.Addr().String(),
-		Port:      s.Port(),
-		Local:     s.Local.String(),
-		Remote:    s.Remote.String(),
-		Exposure:  string(s.Exposure()),
-		DualStack: s.DualStack(),
-		V6Only:    s.V6Only,
-		Class:     string(ports.ClassOf(s.Port())),
-		Inode:     s.Inode,
-		UID:       s.UID,
-		User:      userOf(s),
-		RecvQ:     s.RecvQ,
-		SendQ:     s.SendQ,
-		Owners:    []jsonOwner{},
-	}
-	for _, p := range s.Owners {
-		o := jsonOwner{PID: p.PID, PPID: p.PPID, Name: p.Name, UID: p.UID, User: p.User, Cmdline: p.Cmdline}
-		if o.Cmdline == nil {
-			o.Cmdline = []string{}
-		}
-		if !p.Start.IsZero() {
-			t := p.Start
-			o.Started = &t
-		}
-		j.Owners = append(j.Owners, o)
-	}
-	return j
-}
+func toJSONSocket(s *sockets.Socket) jsonSocket { return api.SocketOf(s) }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -121,7 +123,7 @@ func waitRun(ctx context.Context, opts *WaitOptions) error {
 	if err != nil {
 		for _, r := range results {
 			if !r.Ready {
-				fmt.Fprintf(opts.IO.Err, "homeport: %s: %s\n", r.Target, r.Last)
+				fmt.Fprintf(opts.IO.Err, "homeport: %s: %s\n", r.Target, r.Summary())
 			}
 		}
 		if ctx.Err() != nil {
@@ -159,20 +161,47 @@ func countPending(rs []ports.Result) int {
 	return n
 }
 
+// waitHint says what to do about the first pending target whose failure
+// waiting cannot fix, with that cause's own fix (as doctor gives it); only
+// when every pending target may still come up does it suggest a longer
+// --timeout.
 func waitHint(opts *WaitOptions, rs []ports.Result) string {
 	for _, r := range rs {
-		switch {
-		case r.Ready:
-		case strings.Contains(r.Last, "does not look like a TLS handshake"):
-			return "the server speaks plain HTTP: use an http:// URL"
-		case strings.Contains(r.Last, "TLS error"):
+		if r.Ready || r.Target.URL == nil {
+			continue
+		}
+		u := *r.Target.URL
+		switch r.Seen.Kind {
+		case ports.TLSOnHTTP:
+			u.Scheme = "https"
+			return fmt.Sprintf("the server speaks TLS: wait for %s (add --insecure for a self-signed certificate)", u.String())
+		case ports.PlainOnHTTPS:
+			u.Scheme = "http"
+			return fmt.Sprintf("the server speaks plain HTTP: wait for %s", u.String())
+		case ports.NotHTTP:
+			return fmt.Sprintf("port %d is not a web server: wait for the port itself (homeport wait %s), or see what holds it with 'homeport who %d'",
+				r.Target.Port, net.JoinHostPort(r.Target.Host, strconv.Itoa(int(r.Target.Port))), r.Target.Port)
+		case ports.HostRejected:
+			u.Host = "localhost:" + strconv.Itoa(int(r.Target.Port))
+			return fmt.Sprintf("the server rejects the Host header %q: allow it in the dev server (Vite server.allowedHosts, webpack devServer.allowedHosts, Django ALLOWED_HOSTS), or wait for %s",
+				r.Target.URL.Host, u.String())
+		case ports.TLSError:
 			return "for a self-signed certificate, add --insecure"
-		case strings.HasPrefix(r.Last, "HTTP "):
-			return "the server answers; if that status means ready, say so with --status, e.g. --status 200-499"
+		case ports.Closed:
+			return fmt.Sprintf("the server takes connections and closes them without an answer: if it is no web server, wait for the port itself (homeport wait %s); 'homeport doctor %s' tells what it is",
+				net.JoinHostPort(r.Target.Host, strconv.Itoa(int(r.Target.Port))), r.Target)
+		case ports.Status:
+			return fmt.Sprintf("the server answers %d; if that status means ready, say so with --status, e.g. --status %d", r.Seen.Status, r.Seen.Status)
 		}
 	}
 	for _, r := range rs {
-		if !r.Ready && strings.HasPrefix(r.Last, "refused") && (r.Target.Host == "" || ports.IsLocalhost(r.Target.Host)) {
+		if !r.Ready && r.Seen.Kind == ports.OtherFamily {
+			return fmt.Sprintf("nothing listens on %s, but %s answers: wait for localhost:%d (both addresses), or make the server listen on both (`homeport doctor %s` says how)",
+				r.Target, r.Seen.Detail, r.Target.Port, r.Target)
+		}
+	}
+	for _, r := range rs {
+		if !r.Ready && r.Seen.Kind == ports.Refused && (r.Target.Host == "" || ports.IsLocalhost(r.Target.Host)) {
 			return fmt.Sprintf("nothing listens there; see what does with 'homeport ports', or wait longer with --timeout %s", opts.Timeout*2)
 		}
 	}
@@ -199,7 +228,7 @@ func spin(o *IO, w *ports.Waiter, start time.Time, untilFree bool) func() {
 			var pending []string
 			for _, r := range w.Results() {
 				if !r.Ready {
-					pending = append(pending, fmt.Sprintf("%s (%s)", r.Target, r.Last))
+					pending = append(pending, fmt.Sprintf("%s (%s)", r.Target, r.Summary()))
 				}
 			}
 			verb := "waiting for"
@@ -208,7 +237,9 @@ func spin(o *IO, w *ports.Waiter, start time.Time, untilFree bool) func() {
 			}
 			line := fmt.Sprintf("%s %s %s  %s", frames[i%len(frames)], verb, strings.Join(pending, ", "),
 				time.Since(start).Truncate(100*time.Millisecond))
-			fmt.Fprint(o.Err, "\r\x1b[K"+truncate(line, 120))
+			// One line that fits the terminal: a line that wraps leaves its
+			// first half behind when \r redraws.
+			fmt.Fprint(o.Err, "\r\x1b[K"+truncate(line, widthOf(o.Err)-1))
 		}
 	}()
 	return func() { close(done); <-finished }

@@ -2,7 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"io"
+	"log"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -160,5 +165,63 @@ func TestWaitExecsInPlace(t *testing.T) {
 	}
 	if got, want := strings.TrimSpace(out.String()), strconv.Itoa(cmd.Process.Pid); got != want {
 		t.Errorf("the command ran as pid %s; want homeport's own pid %s (exec in place)", got, want)
+	}
+}
+
+// Each cause that waiting cannot fix gets its own hint, not "wait longer".
+func TestWaitHint(t *testing.T) {
+	target := func(s string) ports.Target {
+		tg, err := ports.ParseTarget(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tg
+	}
+	tests := []struct {
+		name   string
+		target string
+		seen   ports.Seen
+		want   string
+	}{
+		{"TLS on http://", "http://127.0.0.1:8443/health", ports.Seen{Kind: ports.TLSOnHTTP}, "wait for https://127.0.0.1:8443/health"},
+		{"plain on https://", "https://localhost:3000/", ports.Seen{Kind: ports.PlainOnHTTPS}, "wait for http://localhost:3000/"},
+		{"not HTTP", "http://127.0.0.1:6379/", ports.Seen{Kind: ports.NotHTTP, Detail: "-ERR"}, "homeport wait 127.0.0.1:6379"},
+		{"Host check", "http://myapp.test:5173/", ports.Seen{Kind: ports.HostRejected, Status: 403}, "wait for http://localhost:5173/"},
+		{"other family", "127.0.0.1:3000", ports.Seen{Kind: ports.OtherFamily, Detail: "[::1]:3000"}, "wait for localhost:3000"},
+		{"closed", "http://127.0.0.1:6379/", ports.Seen{Kind: ports.Closed}, "homeport doctor http://127.0.0.1:6379/"},
+		{"self-signed", "https://localhost:8443/", ports.Seen{Kind: ports.TLSError, Detail: "x509: certificate signed by unknown authority"}, "--insecure"},
+		{"status", "http://localhost:3000/", ports.Seen{Kind: ports.Status, Status: 503}, "--status 503"},
+		{"refused on localhost", "localhost:3000", ports.Seen{Kind: ports.Refused}, "homeport ports"},
+		{"timed out", "198.51.100.7:22", ports.Seen{Kind: ports.TimedOut}, "wait longer with --timeout 2s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := waitHint(&WaitOptions{Timeout: time.Second}, []ports.Result{{Target: target(tt.target), Seen: tt.seen}})
+			if !strings.Contains(got, tt.want) {
+				t.Errorf("waitHint(%s, %v) = %q; want it to contain %q", tt.target, tt.seen, got, tt.want)
+			}
+			if tt.seen.Kind != ports.TimedOut && tt.seen.Kind != ports.Refused && strings.Contains(got, "wait longer") {
+				t.Errorf("waitHint(%s, %v) = %q; waiting longer does not fix it", tt.target, tt.seen, got)
+			}
+		})
+	}
+}
+
+// The real command against Go's TLS server with an http:// URL: exit 1 and
+// the hint names the https:// URL.
+func TestWaitTLSOnHTTPHintLive(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	defer srv.Close()
+	port := strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
+	tio, _, errb := testIO("")
+	err := waitRun(context.Background(), waitOpts(t, tio, 500*time.Millisecond, "http://127.0.0.1:"+port+"/"))
+	if code := exitCodeOf(err); code != 1 {
+		t.Fatalf("exit %d; want 1", code)
+	}
+	var ee *ExitError
+	if !errors.As(err, &ee) || !strings.Contains(ee.Hint, "https://127.0.0.1:"+port+"/") {
+		t.Errorf("wait http:// on a TLS port: error %v; want a hint naming https://127.0.0.1:%s/ (stderr %q)", err, port, errb)
 	}
 }

@@ -21,7 +21,8 @@ func TestAuditExposure(t *testing.T) {
 		listener("0.0.0.0:6379", 811, "redis-server"),
 		listener("[::]:2375", 900, "dockerd"),
 		listener("198.18.0.2:8080", 77, "python3"),
-		listener("127.0.0.1:5432", 12, "postgres"), // loopback: not exposed
+		listener("127.0.0.1:5432", 12, "postgres"),     // loopback: not exposed
+		listener("0.0.0.0:52440", 812, "redis-server"), // Redis on a port of its own
 		{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("0.0.0.0:40123"), UID: 1000,
 			Owners: []procs.Process{{PID: 55, Name: "java", Cmdline: []string{"java", "-agentlib:jdwp=transport=dt_socket,server=y,address=*:40123", "-jar", "app.jar"}}}},
 	}}
@@ -29,8 +30,8 @@ func TestAuditExposure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Exposed) != 4 {
-		t.Fatalf("Audit exposed = %+v; want 4 listeners", rep.Exposed)
+	if len(rep.Exposed) != 5 {
+		t.Fatalf("Audit exposed = %+v; want 5 listeners", rep.Exposed)
 	}
 	tests := []struct {
 		addr  string
@@ -39,6 +40,7 @@ func TestAuditExposure(t *testing.T) {
 		names []string
 	}{
 		{"0.0.0.0:6379/tcp", IDDangerousService, High, []string{"Redis", "redis-server (pid 811)", "0.0.0.0:6379"}},
+		{"0.0.0.0:52440/tcp", IDDangerousService, High, []string{"Redis", "redis-server (pid 812)", "0.0.0.0:52440"}},
 		{"[::]:2375/tcp", IDDangerousService, Critical, []string{"Docker API", "dockerd (pid 900)", "root"}},
 		{"198.18.0.2:8080/tcp", IDExposed, Low, []string{"python3 (pid 77)", "198.18.0.2:8080"}},
 		{"0.0.0.0:40123/tcp", IDDangerousService, Critical, []string{"JDWP", "java (pid 55)", "0.0.0.0:40123"}},
@@ -108,8 +110,8 @@ func TestAuditRebindingLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Probed != 3 || len(progress) != 3 || progress[2] != 303 {
-		t.Errorf("probed %d, progress %v; want 3 probes reported 1/3, 2/3, 3/3", rep.Probed, progress)
+	if len(rep.Probed) != 3 || len(progress) != 3 || progress[2] != 303 {
+		t.Errorf("probed %+v, progress %v; want 3 probes reported 1/3, 2/3, 3/3", rep.Probed, progress)
 	}
 	var found []string
 	for _, f := range rep.Findings {
@@ -132,26 +134,76 @@ func TestRebindProbeLoopbackOnly(t *testing.T) {
 		dialed = true
 		return nil, fmt.Errorf("no")
 	}}
-	if st, _ := rebindProbe(context.Background(), env, netip.MustParseAddrPort("198.18.0.2:80"), time.Second); st != 0 || dialed {
-		t.Errorf("rebindProbe dialled a non-loopback address")
+	p := Probe{Addr: netip.MustParseAddrPort("198.18.0.2:80")}
+	if probeOne(context.Background(), env, &p, time.Second); dialed || p.Result != ProbeFailed {
+		t.Errorf("probeOne dialled a non-loopback address (result %s)", p.Result)
 	}
 }
 
-func TestParseStatusLine(t *testing.T) {
+func TestInspectPort(t *testing.T) {
 	tests := []struct {
-		in   string
-		want int
+		name    string
+		cmdline []string
+		port    int
+		ok      bool
 	}{
-		{"HTTP/1.1 200 OK\r\n", 200},
-		{"HTTP/1.0 403 Forbidden\n", 403},
-		{"HTTP/1.1 2x0 OK\r\n", 0},
-		{"-ERR unknown command\r\n", 0},
-		{"SSH-2.0-OpenSSH\r\n", 0},
-		{"", 0},
+		{"no flag", []string{"node", "server.js"}, 9229, false},
+		{"bare --inspect", []string{"node", "--inspect", "server.js"}, 9229, true},
+		{"port only", []string{"node", "--inspect=9230", "server.js"}, 9230, true},
+		{"host and port", []string{"node", "--inspect=127.0.0.1:9230", "server.js", "0.0.0.0", "3010"}, 9230, true},
+		{"IPv6 host", []string{"node", "--inspect=[::1]:9231", "server.js"}, 9231, true},
+		{"brk", []string{"node", "--inspect-brk=0.0.0.0:9300", "app.js"}, 9300, true},
+		{"wait", []string{"/usr/bin/node", "--inspect-wait", "app.js"}, 9229, true},
+		{"random port", []string{"node", "--inspect=127.0.0.1:0", "app.js"}, 0, true},
+		{"inspect-port apart", []string{"node", "--inspect", "--inspect-port=9333", "app.js"}, 9333, true},
+		{"inspect-port with a space", []string{"node", "--inspect", "--inspect-port", "9334", "app.js"}, 9334, true},
+		{"after the script is the app's", []string{"node", "server.js", "--inspect=9230"}, 9229, false},
+		{"require takes a value", []string{"node", "-r", "dotenv/config", "--inspect=9240", "app.js"}, 9240, true},
+		{"eval ends node's options", []string{"node", "--inspect=9241", "-e", "code", "--inspect=9242"}, 9241, true},
+		{"garbage port", []string{"node", "--inspect=host:abc", "app.js"}, 9229, true},
+		{"out of range", []string{"node", "--inspect=70000", "app.js"}, 9229, true},
+		{"empty", nil, 9229, false},
 	}
 	for _, tt := range tests {
-		if got, _ := parseStatusLine(tt.in); got != tt.want {
-			t.Errorf("parseStatusLine(%q) = %d; want %d", tt.in, got, tt.want)
+		t.Run(tt.name, func(t *testing.T) {
+			port, ok := inspectPort(tt.cmdline)
+			if port != tt.port || ok != tt.ok {
+				t.Errorf("inspectPort(%q) = %d, %v; want %d, %v", tt.cmdline, port, ok, tt.port, tt.ok)
+			}
+		})
+	}
+}
+
+func FuzzInspectPort(f *testing.F) {
+	for _, s := range []string{"node --inspect=127.0.0.1:9230 server.js", "node --inspect-port 1", "node -r", "node --inspect=:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		port, _ := inspectPort(strings.Fields(s))
+		if port < 0 || port > 65535 {
+			t.Errorf("inspectPort(%q) = %d; want a port", s, port)
+		}
+	})
+}
+
+func TestBannerService(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", "SSH"},
+		{"220 mail.example ESMTP Exim 4.96\r\n", "SMTP"},
+		{"220 (vsFTPd 3.0.3)\r\n", "FTP"},
+		{"+OK Dovecot ready.\r\n", "POP3"},
+		{"* OK [CAPABILITY IMAP4rev1] ready\r\n", "IMAP"},
+		{"RFB 003.008\n", "VNC"},
+		{"J\x00\x00\x00\x0a8.0.36\x00", "MySQL"},
+		{"hello", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := bannerService([]byte(tt.in)); got != tt.want {
+			t.Errorf("bannerService(%q) = %q; want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -203,11 +203,15 @@ func checkAddress(f *facts) []Finding {
 			})
 		case addr.IsLoopback() && (l.Local.Addr().Unmap().IsLoopback() || l.Local.Addr().IsUnspecified()) && l.Local.Addr().Unmap().Is4() != addr.Is4():
 			fd := Finding{ID: IDFamilyMismatch, Severity: High, Addr: sockets.FormatAddr(a.Addr), PIDs: ownerPIDs(l),
-				Fix: fmt.Sprintf("listen on both (host \"::\" or \"localhost\"), or connect to %s", connectAddr(l.Local)),
+				Fix: familyFix(l, addr, f.bindV6Only),
 			}
 			host := f.target.Host
 			if f.fallback && len(works) > 0 {
 				continue // a browser tries both and gets there; the name is the problem
+			}
+			only := "only"
+			if l.Local.Addr().IsUnspecified() && l.V6Only {
+				only = "only, IPv6-only (IPV6_V6ONLY)"
 			}
 			if len(works) > 0 {
 				fd.Title = fmt.Sprintf("connection refused on %s, works on %s", addr, works[0].Addr.Addr())
@@ -215,7 +219,7 @@ func checkAddress(f *facts) []Finding {
 				if f.resolved[0] != addr {
 					order = "too"
 				}
-				fd.Evidence = []string{fmt.Sprintf("%s resolves to %s %s; %s listens on %s only", host, addr, order, who, lAddr)}
+				fd.Evidence = []string{fmt.Sprintf("%s resolves to %s %s; %s listens on %s %s", host, addr, order, who, lAddr, only)}
 				if order == "too" {
 					// Clients that try addresses in order reach the server
 					// first; still worth knowing, not a failure.
@@ -223,10 +227,14 @@ func checkAddress(f *facts) []Finding {
 					fd.Evidence = append(fd.Evidence, fmt.Sprintf("clients that take the first address reach %s; clients that pick %s fail", works[0].Addr.Addr(), addr))
 				}
 			} else {
-				fd.Title = fmt.Sprintf("connection refused on %s: %s listens on %s only", addr, who, lAddr)
-				fd.Evidence = []string{fmt.Sprintf("%s resolves to %s only; %s listens on %s only", host, familyList(f.resolved), who, lAddr)}
-				if host == "" {
-					fd.Evidence = []string{fmt.Sprintf("%s listens on %s only", who, lAddr)}
+				fd.Title = fmt.Sprintf("connection refused on %s: %s listens on %s %s", addr, who, lAddr, only)
+				switch {
+				case host == "" || f.literal:
+					// The target named the address itself: there is no
+					// name resolution to speak of.
+					fd.Evidence = []string{fmt.Sprintf("%s listens on %s %s; nothing takes connections to %s", who, lAddr, only, sockets.FormatAddr(a.Addr))}
+				default:
+					fd.Evidence = []string{fmt.Sprintf("%s resolves to %s only; %s listens on %s %s", host, familyList(f.resolved), who, lAddr, only)}
 				}
 			}
 			out = append(out, fd)
@@ -239,6 +247,36 @@ func checkAddress(f *facts) []Finding {
 		}
 	}
 	return out
+}
+
+// familyFix says how to make listener l take connections to the loopback
+// address a of the other family. Naming "localhost" as the host is no fix:
+// Node's server.listen(port, "localhost") and Vite bind the first address
+// the name resolves to, one family only, which is the failure itself.
+// bindV6Only is net.ipv6.bindv6only, when known.
+func familyFix(l *sockets.Socket, a netip.Addr, bindV6Only string) string {
+	la := l.Local.Addr().Unmap()
+	there := connectAddr(l.Local)
+	switch {
+	case la.IsUnspecified() && la.Is6():
+		// [::] refuses IPv4 only when the socket is IPv6-only.
+		why := "the server sets IPV6_V6ONLY on its [::] socket"
+		if bindV6Only == "1" {
+			why = "net.ipv6.bindv6only is 1, so every [::] socket is IPv6-only unless the server turns IPV6_V6ONLY off"
+		}
+		fix := fmt.Sprintf("%s: turn IPV6_V6ONLY off in the server (nginx `listen [::]:%d ipv6only=off`, socat `ipv6only=0`), or listen on 0.0.0.0:%d as well", why, l.Port(), l.Port())
+		if bindV6Only == "1" {
+			fix += ", or make dual-stack the default: `sudo sysctl net.ipv6.bindv6only=0`"
+		}
+		return fix + fmt.Sprintf("; or connect to %s", there)
+	case la.IsUnspecified():
+		return fmt.Sprintf("listen on \"::\" with IPv6-only off (dual-stack: IPv4 and IPv6 on every interface; Node's `server.listen(%d, \"::\")` and Vite's `--host` do this), or on both 0.0.0.0 and ::; or connect to %s", l.Port(), there)
+	}
+	other := "::1"
+	if a.Is4() {
+		other = "127.0.0.1"
+	}
+	return fmt.Sprintf("connect to %s, or make the server listen on %s too: two listeners, one per address (the host \"localhost\" is not enough: Node and Vite bind the one address it resolves to first); \"::\" with IPv6-only off takes both families, but on every interface", there, other)
 }
 
 func familyList(as []netip.Addr) string {

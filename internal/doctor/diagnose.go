@@ -29,8 +29,13 @@ type facts struct {
 	// fallback is true when resolved was made up after resolution failed
 	// (loopback for *.localhost, as browsers do).
 	fallback bool
+	// literal is true when the target named an IP address itself.
+	literal bool
+	// bindV6Only is net.ipv6.bindv6only ("0", "1", or "" when unknown).
+	bindV6Only string
 
 	listeners []sockets.Socket // listening sockets on the target's port
+	invErr    error            // why the inventory could not be read
 	all       []sockets.Socket // every listener, read only when something failed
 	local     func(netip.Addr) bool
 	attempts  []Attempt
@@ -44,10 +49,15 @@ type facts struct {
 
 // Diagnose finds out whether target can be reached and, if not, why.
 // It never takes much longer than opts.Timeout: every connection attempt
-// is bounded by it, and the attempts run side by side.
-func Diagnose(ctx context.Context, env *Env, t ports.Target, opts *Options) *Report {
+// is bounded by it, and the attempts run side by side. The error is
+// non-nil when the socket inventory could not be read; the report then
+// rests on the connection attempts alone.
+func Diagnose(ctx context.Context, env *Env, t ports.Target, opts *Options) (*Report, error) {
 	f := gather(ctx, env, t, opts)
-	return report(f)
+	if f.invErr != nil {
+		return report(f), fmt.Errorf("reading the socket inventory: %w", f.invErr)
+	}
+	return report(f), nil
 }
 
 // gather collects the facts about t through env.
@@ -56,19 +66,26 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// Leave a quarter of the time for what follows a timed-out attempt
-	// (reading the firewall, the protocol probe).
+	// (reading the firewall, the protocol probe), counted from the start:
+	// the inventory read before connecting comes out of the attempts'
+	// share, not the firewall's.
 	dialTimeout := timeout * 3 / 4
+	dialDeadline := time.Now().Add(dialTimeout)
 
 	f := &facts{target: t, name: t.String(), timeout: dialTimeout, states: map[int]string{}}
 	f.local = localAddrSet(env)
 
-	var wg sync.WaitGroup
-	var invErr error
-	wg.Add(1)
+	// The inventory is read before any connection is made: a server that
+	// forks per connection (PostgreSQL's backends) hands its listening
+	// socket to the child for a moment, and doctor's own probe would show
+	// up as a listener owner.
+	// The name is resolved meanwhile.
+	inventory := make(chan struct{})
 	go func() {
-		defer wg.Done()
+		defer close(inventory)
+		// An unreadable inventory leaves listeners empty; attempts still tell.
 		socks, err := env.Inventory(ctx, t.Port)
-		invErr = err
+		f.invErr = err
 		for _, s := range socks {
 			if s.State.Listening() && string(s.Proto) == t.Proto {
 				f.listeners = append(f.listeners, s)
@@ -78,11 +95,12 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 
 	switch {
 	case t.Host == "":
-		wg.Wait() // a bare port: connect where the listeners are
+		<-inventory // a bare port: connect where the listeners are
 		f.resolved = listenerAddrs(f.listeners)
 	default:
 		if a, err := netip.ParseAddr(strings.SplitN(t.Host, "%", 2)[0]); err == nil {
 			f.resolved = []netip.Addr{a.Unmap()}
+			f.literal = true
 		} else {
 			addrs, err := env.Resolve(ctx, t.Host)
 			f.resolved, f.resolveErr = addrs, err
@@ -98,19 +116,26 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 		}
 	}
 
+	<-inventory
+	if env.Sysctl != nil {
+		if v, err := env.Sysctl("net/ipv6/bindv6only"); err == nil {
+			f.bindV6Only = strings.TrimSpace(v)
+		}
+	}
+
+	var wg sync.WaitGroup
 	if t.Proto == "tcp" {
 		f.attempts = make([]Attempt, len(f.resolved))
 		for i, a := range f.resolved {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				f.attempts[i] = dial(ctx, env, netip.AddrPortFrom(a, t.Port), dialTimeout)
+				f.attempts[i] = dial(ctx, env, netip.AddrPortFrom(a, t.Port), time.Until(dialDeadline))
 				f.attempts[i].Local = f.local(a)
 			}()
 		}
 	}
 	wg.Wait()
-	_ = invErr // an unreadable inventory leaves listeners empty; attempts still tell
 
 	for _, s := range f.listeners {
 		for _, p := range s.Owners {
@@ -149,7 +174,7 @@ func gather(ctx context.Context, env *Env, t ports.Target, opts *Options) *facts
 	if t.URL != nil {
 		for _, a := range f.attempts {
 			if a.Result == Connected {
-				f.http = probeHTTP(ctx, env, t, a.Addr)
+				f.http = probeHTTP(ctx, env, t, a.Addr, f.coveringListener(a.Addr.Addr()))
 				break
 			}
 		}

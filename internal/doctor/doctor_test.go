@@ -167,7 +167,7 @@ func TestDiagnose(t *testing.T) {
 			fe: fakeEnv{listeners: []sockets.Socket{listener("127.0.0.1:3000", 4242, "node")},
 				hosts: map[string][]netip.Addr{"localhost": {lo6, lo4}},
 				dial:  map[string]Result{"127.0.0.1:3000": Connected}},
-			wantID: IDFamilyMismatch, fix: "listen on both",
+			wantID: IDFamilyMismatch, fix: "listen on ::1 too",
 			names: []string{"connection refused on ::1, works on 127.0.0.1", "localhost resolves to ::1 first", "node (pid 4242) listens on 127.0.0.1:3000 only", "127.0.0.1:3000"},
 		},
 		{
@@ -177,6 +177,22 @@ func TestDiagnose(t *testing.T) {
 				hosts: map[string][]netip.Addr{"localhost": {lo4}}},
 			wantID: IDFamilyMismatch, fix: "[::1]:3000",
 			names: []string{"localhost resolves to 127.0.0.1 only", "node (pid 4242)", "[::1]:3000", "127.0.0.1"},
+		},
+		{
+			name:   "cause 2: IPv6-only [::] by net.ipv6.bindv6only, IPv4 refused",
+			target: "127.0.0.1:3000",
+			fe: fakeEnv{listeners: []sockets.Socket{{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("[::]:3000"), V6Only: true,
+				Owners: []procs.Process{{PID: 4242, Name: "node"}}}},
+				sysctl: map[string]string{"net/ipv6/bindv6only": "1\n"}},
+			wantID: IDFamilyMismatch, fix: "sudo sysctl net.ipv6.bindv6only=0",
+			names: []string{"IPv6-only (IPV6_V6ONLY)", "node (pid 4242) listens on [::]:3000", "nothing takes connections to 127.0.0.1:3000", "IPV6_V6ONLY off", "[::1]:3000"},
+		},
+		{
+			name:   "cause 2: 0.0.0.0 only, ::1 refused",
+			target: "[::1]:3000",
+			fe:     fakeEnv{listeners: []sockets.Socket{listener("0.0.0.0:3000", 4242, "node")}},
+			wantID: IDFamilyMismatch, fix: `listen on "::" with IPv6-only off`,
+			names: []string{"node (pid 4242) listens on 0.0.0.0:3000 only", "127.0.0.1:3000"},
 		},
 		{
 			name:   "cause 3: *.localhost unknown to the resolver",
@@ -258,7 +274,7 @@ func TestDiagnose(t *testing.T) {
 			if tt.fe.hosts == nil {
 				tt.fe.hosts = map[string][]netip.Addr{"localhost": {lo4}}
 			}
-			rep := Diagnose(context.Background(), tt.fe.env(), mustTarget(t, tt.target), &Options{Timeout: 400 * time.Millisecond})
+			rep, _ := Diagnose(context.Background(), tt.fe.env(), mustTarget(t, tt.target), &Options{Timeout: 400 * time.Millisecond})
 			if tt.wantID == "" {
 				if !rep.OK || len(rep.Findings) > 0 {
 					t.Fatalf("Diagnose(%q) = not OK, findings %+v; want healthy", tt.target, rep.Findings)
@@ -310,7 +326,7 @@ func TestDiagnoseTimeoutBound(t *testing.T) {
 	// The firewall read also hangs until its context ends.
 	env.Firewall = func(ctx context.Context) (*Ruleset, error) { <-ctx.Done(); return nil, ctx.Err() }
 	start := time.Now()
-	rep := Diagnose(context.Background(), env, mustTarget(t, "blackhole.test:80"), &Options{Timeout: 300 * time.Millisecond})
+	rep, _ := Diagnose(context.Background(), env, mustTarget(t, "blackhole.test:80"), &Options{Timeout: 300 * time.Millisecond})
 	if d := time.Since(start); d > 300*time.Millisecond+250*time.Millisecond {
 		t.Errorf("Diagnose took %s with --timeout 300ms", d)
 	}
@@ -404,7 +420,7 @@ func TestDiagnoseWildcardFamily(t *testing.T) {
 	fe := fakeEnv{listeners: []sockets.Socket{listener("0.0.0.0:8080", 4242, "node")},
 		hosts: map[string][]netip.Addr{"localhost": {netip.IPv6Loopback(), netip.MustParseAddr("127.0.0.1")}},
 		dial:  map[string]Result{"127.0.0.1:8080": Connected}}
-	rep := Diagnose(context.Background(), fe.env(), mustTarget(t, "localhost:8080"), &Options{Timeout: time.Second})
+	rep, _ := Diagnose(context.Background(), fe.env(), mustTarget(t, "localhost:8080"), &Options{Timeout: time.Second})
 	f := findingByID(rep, IDFamilyMismatch)
 	if f == nil {
 		t.Fatalf("findings %v; want %s", ids(rep), IDFamilyMismatch)
@@ -418,7 +434,7 @@ func TestDiagnoseUnexplainedFailure(t *testing.T) {
 	env.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ENETUNREACH)}
 	}
-	rep := Diagnose(context.Background(), env, mustTarget(t, "198.51.100.9:80"), &Options{Timeout: time.Second})
+	rep, _ := Diagnose(context.Background(), env, mustTarget(t, "198.51.100.9:80"), &Options{Timeout: time.Second})
 	if rep.OK {
 		t.Fatalf("Diagnose(unreachable) OK; want a finding")
 	}
@@ -432,11 +448,39 @@ func TestDiagnoseUnexplainedFailure(t *testing.T) {
 func TestDiagnoseUDP(t *testing.T) {
 	fe := fakeEnv{listeners: []sockets.Socket{{Proto: sockets.UDP, State: sockets.Close, Local: netip.MustParseAddrPort("0.0.0.0:5353"), UID: 0,
 		Owners: []procs.Process{{PID: 9, Name: "avahi-daemon"}}}}}
-	if rep := Diagnose(context.Background(), fe.env(), mustTarget(t, "5353/udp"), nil); !rep.OK || !strings.Contains(rep.Verdict, "avahi-daemon (pid 9)") {
+	if rep, _ := Diagnose(context.Background(), fe.env(), mustTarget(t, "5353/udp"), nil); !rep.OK || !strings.Contains(rep.Verdict, "avahi-daemon (pid 9)") {
 		t.Errorf("Diagnose(5353/udp) = %v %q; want OK naming avahi-daemon", ids(rep), rep.Verdict)
 	}
-	rep := Diagnose(context.Background(), fe.env(), mustTarget(t, "5354/udp"), nil)
+	rep, _ := Diagnose(context.Background(), fe.env(), mustTarget(t, "5354/udp"), nil)
 	if f := findingByID(rep, IDNothingListens); f == nil || !strings.Contains(f.Title, "5354") {
 		t.Errorf("Diagnose(5354/udp) findings %v; want %s", ids(rep), IDNothingListens)
+	}
+}
+
+// A known database behind an http:// URL is not sent an HTTP request: by
+// its process, or by its port when the process is hidden (another PID
+// namespace). Only the connection attempt reaches it.
+func TestDiagnoseKnownNonHTTPNotContacted(t *testing.T) {
+	for _, l := range []sockets.Socket{
+		listener("127.0.0.1:6380", 811, "redis-server"),
+		{Proto: sockets.TCP, State: sockets.Listen, Local: netip.MustParseAddrPort("127.0.0.1:5432"), UID: 0},
+	} {
+		target := "http://" + l.Local.String() + "/"
+		fe := fakeEnv{listeners: []sockets.Socket{l}, dial: map[string]Result{l.Local.String(): Connected}}
+		env := fe.env()
+		dial := env.Dial
+		dials := 0
+		env.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials++
+			return dial(ctx, network, addr)
+		}
+		rep, _ := Diagnose(context.Background(), env, mustTarget(t, target), &Options{Timeout: time.Second})
+		f := findingByID(rep, IDNotHTTP)
+		if f == nil {
+			t.Fatalf("Diagnose(%s) findings = %v; want %s", target, ids(rep), IDNotHTTP)
+		}
+		if dials != 1 || rep.HTTP.Service == "" || !strings.Contains(f.text(), rep.HTTP.Service) {
+			t.Errorf("Diagnose(%s): %d dials, service %q, finding %q; want 1 dial and the service named", target, dials, rep.HTTP.Service, f.text())
+		}
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"homeport/internal/ports"
 	"homeport/internal/sockets"
@@ -30,6 +29,9 @@ type HTTPResult struct {
 	// "other" with Banner holding its first bytes.
 	Speaks string `json:"speaks"`
 	Banner string `json:"banner,omitempty"`
+	// Service names the known non-web server behind the port (Redis,
+	// PostgreSQL ...), which was not sent an HTTP request.
+	Service string `json:"service,omitempty"`
 	// HostRejected is true when the server refused the Host header but
 	// answered a request for Host: localhost; LocalhostStatus is that
 	// answer's status.
@@ -40,42 +42,83 @@ type HTTPResult struct {
 }
 
 // probeHTTP requests t's URL from the address ap and, when that fails,
-// finds out what the port speaks instead.
-func probeHTTP(ctx context.Context, env *Env, t ports.Target, ap netip.AddrPort) *HTTPResult {
+// finds out what the port speaks instead. A server that answers with bytes
+// that are not HTTP, or closes the connection, is known at once from what
+// it sent: no second guess waits for a timeout. l is the listener behind ap,
+// when known: a known database or other non-web server is not sent an HTTP
+// request at all.
+func probeHTTP(ctx context.Context, env *Env, t ports.Target, ap netip.AddrPort, l *sockets.Socket) *HTTPResult {
 	u := *t.URL
 	scheme := strings.ToLower(u.Scheme)
 	res := &HTTPResult{URL: u.String(), Speaks: scheme}
-	st, server, body, err := httpGet(ctx, env, ap, scheme, &u, u.Host)
-	if err == nil && !(st == 400 && looksLikeSchemeComplaint(body)) {
-		res.Status, res.Server = st, server
-		if reason := hostRejection(st, body); reason != "" {
+	if l != nil {
+		// By its process; by the port only when the process is hidden (the
+		// URL says the port is a web server, and the user knows best).
+		if svc, ok := nonHTTPService(l, len(l.Owners) == 0); ok {
+			res.Speaks, res.Service = "other", svc
+			return res
+		}
+	}
+	first := ctx
+	if scheme == "https" {
+		// A plain server may wait in silence for the end of a line that a
+		// TLS hello never sends: keep time to ask it in plain HTTP.
+		if dl, ok := ctx.Deadline(); ok {
+			var cancel context.CancelFunc
+			first, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(dl)/2))
+			defer cancel()
+		}
+	}
+	an := httpGet(first, env, ap, scheme, &u, u.Host)
+	switch {
+	case an.err == nil && ports.SchemeComplaint(an.status, an.body):
+		res.Status, res.Error, res.Speaks = an.status, strings.TrimSpace(ports.FirstLine(an.body)), "https"
+		return res
+	case an.err == nil:
+		res.Status, res.Server = an.status, an.server
+		if reason, _ := ports.HostRejection(an.status, an.body); reason != "" {
 			lh := "localhost:" + strconv.Itoa(int(t.Port))
-			if st2, _, body2, err2 := httpGet(ctx, env, ap, scheme, &u, lh); err2 == nil && hostRejection(st2, body2) == "" {
-				res.HostRejected, res.RejectReason, res.LocalhostStatus = true, reason, st2
+			if an2 := httpGet(ctx, env, ap, scheme, &u, lh); an2.err == nil && noRejection(an2.status, an2.body) {
+				res.HostRejected, res.RejectReason, res.LocalhostStatus = true, reason, an2.status
 			}
 		}
 		return res
 	}
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			res.Error = ue.Err.Error()
-		} else {
-			res.Error = err.Error()
+	res.Error = errText(an.err)
+	res.TimedOut = classifyDialError(an.err) == TimedOut
+	switch speaks := ports.FirstBytesSpeak(an.first); {
+	case speaks == ports.SpeaksTLS && scheme == "http":
+		res.Speaks = "https" // a TLS alert in answer to plain HTTP
+		return res
+	case speaks == ports.SpeaksHTTP && scheme == "https":
+		res.Speaks = "http" // a plain HTTP error in answer to a TLS hello
+		return res
+	case speaks == ports.SpeaksOther:
+		if scheme == "http" {
+			res.Speaks, res.Banner = "other", ports.Printable(an.first)
+			return res
 		}
-		if isTimeout(err) {
-			res.TimedOut = true
-		}
-	} else {
-		res.Status = st
-		res.Error = strings.TrimSpace(firstLine(body))
+		// Not TLS: a plain server may answer a TLS hello with an HTML page
+		// and no status line (Python's http.server takes it for HTTP/0.9);
+		// plain HTTP tells.
 	}
+	if res.TimedOut && scheme == "http" {
+		// Silence: a TLS server answers plain HTTP with an alert at once,
+		// so this is a server that does not answer.
+		res.Speaks = ""
+		return res
+	}
+	// Closed without a word (or a TLS hello met silence): ask in the
+	// other scheme.
 	other := "https"
 	if scheme == "https" {
 		other = "http"
 	}
-	if st, _, _, err := httpGet(ctx, env, ap, other, &u, u.Host); err == nil && st > 0 {
+	if an2 := httpGet(ctx, env, ap, other, &u, u.Host); an2.err == nil && an2.status > 0 {
 		res.Speaks = other
+		return res
+	} else if ports.FirstBytesSpeak(an2.first) == ports.SpeaksOther {
+		res.Speaks, res.Banner = "other", ports.Printable(an2.first)
 		return res
 	}
 	if res.TimedOut {
@@ -83,118 +126,99 @@ func probeHTTP(ctx context.Context, env *Env, t ports.Target, ap netip.AddrPort)
 		return res
 	}
 	res.Speaks = "other"
-	res.Banner = banner(ctx, env, ap)
 	return res
 }
 
+func noRejection(status int, body string) bool {
+	reason, _ := ports.HostRejection(status, body)
+	return reason == ""
+}
+
+func errText(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// answer is what one HTTP request got: the response's status, Server header
+// and the body's start, or the error and the first bytes the server sent
+// instead of a response.
+type answer struct {
+	status int
+	server string
+	body   string
+	first  []byte
+	err    error
+}
+
 // httpGet sends one GET over a fresh connection to ap with the given Host
-// header and returns the status, the Server header and the body's start.
-// It speaks HTTP/1.1 by hand rather than through http.Transport, which logs
-// to stderr when a server talks first (SSH, SMTP banners) and retries.
-func httpGet(ctx context.Context, env *Env, ap netip.AddrPort, scheme string, u *url.URL, host string) (int, string, string, error) {
+// header.
+func httpGet(ctx context.Context, env *Env, ap netip.AddrPort, scheme string, u *url.URL, host string) answer {
 	c, err := env.Dial(ctx, "tcp", ap.String())
 	if err != nil {
-		return 0, "", "", err
+		return answer{err: err}
 	}
 	defer c.Close()
+	return exchange(ctx, c, scheme, u, host)
+}
+
+// exchange sends one GET over c and reads the answer. It speaks HTTP/1.1
+// by hand (req.Write, http.ReadResponse) rather than through http.Transport,
+// which logs to stderr when a server talks first (SSH, SMTP banners),
+// retries, and follows nothing here anyway.
+func exchange(ctx context.Context, c net.Conn, scheme string, u *url.URL, host string) answer {
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetDeadline(dl)
 	}
+	rec := &ports.RecordConn{Conn: c}
+	var conn net.Conn = rec
 	if scheme == "https" {
 		// The probe asks which protocol the port speaks, not whether its
 		// certificate is trusted: a dev server's is usually self-signed.
-		tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true, ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}}) //nolint:gosec
+		tc := tls.Client(rec, &tls.Config{InsecureSkipVerify: true, ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}}) //nolint:gosec
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return 0, "", "", err
+			return answer{err: err, first: rec.First()}
 		}
-		c = tc
+		// Record what comes through the tunnel from here on.
+		rec = &ports.RecordConn{Conn: tc}
+		conn = rec
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return 0, "", "", err
+		return answer{err: err}
 	}
 	req.Host = host
 	req.Close = true
-	req.Header.Set("User-Agent", "homeport-doctor")
-	if err := req.Write(c); err != nil {
-		return 0, "", "", err
+	req.Header.Set("User-Agent", "homeport")
+	if err := req.Write(conn); err != nil {
+		return answer{err: err}
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), req)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
 	if err != nil {
-		return 0, "", "", err
+		return answer{err: err, first: rec.First()}
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode, resp.Header.Get("Server"), string(b), nil
+	return answer{status: resp.StatusCode, server: resp.Header.Get("Server"), body: string(b)}
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
-}
-
-// looksLikeSchemeComplaint recognises a TLS server's answer to plain HTTP
-// (Go: "Client sent an HTTP request to an HTTPS server", nginx: "The plain
-// HTTP request was sent to HTTPS port").
-func looksLikeSchemeComplaint(body string) bool {
-	b := strings.ToLower(body)
-	return strings.Contains(b, "http request to an https server") || strings.Contains(b, "plain http request was sent to https")
-}
-
-// hostRejection recognises dev servers refusing a Host header: webpack-dev-
-// server's "Invalid Host header", Vite's "Blocked request. This host (...)
-// is not allowed", Django's DisallowedHost, a bare 403 or 421.
-func hostRejection(status int, body string) string {
-	b := strings.ToLower(body)
-	for _, s := range []string{"invalid host header", "blocked request", "disallowedhost", "invalid http_host header", "host not allowed", "blocked host"} {
-		if strings.Contains(b, s) {
-			return fmt.Sprintf("%d %s, %q", status, http.StatusText(status), strings.TrimSpace(firstLine(body)))
-		}
-	}
-	if status == http.StatusForbidden || status == http.StatusMisdirectedRequest {
-		return fmt.Sprintf("%d %s", status, http.StatusText(status))
-	}
-	return ""
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 120 {
-		s = s[:120]
-	}
-	return s
-}
-
-// banner reads what a server says first (SSH, SMTP, Redis errors ...), or
-// answers to a blank line, for the "not HTTP" finding.
-func banner(ctx context.Context, env *Env, ap netip.AddrPort) string {
-	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-	defer cancel()
-	c, err := env.Dial(ctx, "tcp", ap.String())
-	if err != nil {
-		return ""
-	}
-	defer c.Close()
-	dl, _ := ctx.Deadline()
-	c.SetDeadline(dl)
+// hearFirst waits up to wait for a server to speak first, as SSH, SMTP,
+// FTP and MySQL do, and returns what it said. No bytes and a nil error mean
+// it waited in silence (for the client to speak); io.EOF that it closed.
+func hearFirst(c net.Conn, wait time.Duration) ([]byte, error) {
+	c.SetReadDeadline(time.Now().Add(wait))
+	defer c.SetReadDeadline(time.Time{})
 	buf := make([]byte, 64)
-	n, _ := bufio.NewReader(c).Read(buf)
-	return printable(buf[:n])
-}
-
-func printable(b []byte) string {
-	var sb strings.Builder
-	for _, r := range string(b) {
-		switch {
-		case r == '\r' || r == '\n':
-			sb.WriteString(" ")
-		case unicode.IsPrint(r) && r < unicode.MaxASCII:
-			sb.WriteRune(r)
-		default:
-			fmt.Fprintf(&sb, "\\x%02x", r&0xff)
-		}
+	n, err := c.Read(buf)
+	if n > 0 {
+		return buf[:n], nil
 	}
-	return strings.TrimSpace(sb.String())
+	if classifyDialError(err) == TimedOut {
+		return nil, nil
+	}
+	return nil, err
 }
 
 // checkProtocol: cause 7, the port speaks TLS where http:// was used, plain
@@ -225,13 +249,16 @@ func checkProtocol(f *facts) []Finding {
 			Fix:      fmt.Sprintf("use %s, or put TLS in front of it", u.String()),
 		}}
 	case "other":
-		said := "it sent nothing and closed the connection, or answered with bytes that are not HTTP"
-		if h.Banner != "" {
-			said = fmt.Sprintf("it said %q", h.Banner)
+		ev := fmt.Sprintf("%s on %s closed the connection without answering the HTTP request", who, addr)
+		switch {
+		case h.Service != "":
+			ev = fmt.Sprintf("%s on %s is %s, which has its own protocol (doctor sent it no HTTP request)", who, addr, h.Service)
+		case h.Banner != "":
+			ev = fmt.Sprintf("%s on %s answered an HTTP request with %q", who, addr, h.Banner)
 		}
 		return []Finding{{ID: IDNotHTTP, Severity: High, Addr: addr, PIDs: f.pidsAt(c.Addr.Addr()),
 			Title:    fmt.Sprintf("%s does not speak HTTP", addr),
-			Evidence: []string{fmt.Sprintf("%s on %s did not answer an HTTP request (%s); %s", who, addr, h.Error, said)},
+			Evidence: []string{ev},
 			Fix:      fmt.Sprintf("this port is not a web server: check the port number (`homeport who %d`), or talk to it with its own client", c.Addr.Port()),
 		}}
 	case "":

@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
 	"homeport/internal/ports"
@@ -42,7 +43,8 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
 		os.Exit(runHelper(mode, os.Args[1:]))
 	}
-	os.Exit(m.Run())
+	// Every probe, dial and helper goroutine ends with its diagnosis.
+	goleak.VerifyTestMain(m)
 }
 
 // runHelper is the child side. Modes:
@@ -108,7 +110,7 @@ func runHelper(mode string, args []string) int {
 			return 2
 		}
 		timeout, _ := time.ParseDuration(args[1])
-		rep := Diagnose(context.Background(), System(), t, &Options{Timeout: timeout})
+		rep, _ := Diagnose(context.Background(), System(), t, &Options{Timeout: timeout})
 		json.NewEncoder(os.Stdout).Encode(rep)
 		return 0
 	}
@@ -294,7 +296,7 @@ func TestNetnsFamilyMismatch(t *testing.T) {
 		ns.hosts(t, "::1 localhost\n127.0.0.1 localhost\n")
 		pid := ns.start(t, "serve", "127.0.0.1:3000")
 		rep := ns.doctor(t, "localhost:3000", 2*time.Second)
-		wantFinding(t, rep, IDFamilyMismatch, "listen on both",
+		wantFinding(t, rep, IDFamilyMismatch, "listen on ::1 too",
 			"connection refused on ::1, works on 127.0.0.1", "localhost resolves to ::1 first", helperName(pid), "127.0.0.1:3000")
 	})
 	t.Run("localhost is 127.0.0.1 only, server on ::1", func(t *testing.T) {

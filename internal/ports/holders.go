@@ -37,7 +37,7 @@ type ResolveError struct {
 }
 
 func (e *ResolveError) Error() string {
-	return fmt.Sprintf("cannot resolve %q: %s", e.Host, Describe(e.Err))
+	return fmt.Sprintf("cannot resolve %q: %s", e.Host, seenOf(e.Err))
 }
 func (e *ResolveError) Unwrap() error { return e.Err }
 

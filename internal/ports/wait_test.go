@@ -64,13 +64,17 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// waitLast polls w until target i's Last satisfies ok.
-func waitLast(t *testing.T, w *Waiter, i int, ok func(string) bool) {
+// waitSeen polls w until what target i saw last is of kind want.
+func waitSeen(t *testing.T, w *Waiter, i int, want SeenKind) Result {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for !ok(w.Results()[i].Last) {
+	for {
+		r := w.Results()[i]
+		if r.Seen.Kind == want {
+			return r
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("target %d last saw %q after 20s", i, w.Results()[i].Last)
+			t.Fatalf("target %d last saw %q (kind %d) after 20s; want kind %d", i, r.Summary(), r.Seen.Kind, want)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -107,11 +111,106 @@ func TestWaitLocalhostMeansBoth(t *testing.T) {
 			}
 		})
 	}
-	// 127.0.0.1 means only itself.
-	res, err := Wait(ctxTimeout(t, 100*time.Millisecond), []Target{mustTarget(t, "127.0.0.1:"+ps)}, WaitOptions{})
-	if err == nil || res[0].Ready {
-		t.Fatalf("Wait(127.0.0.1:%s) with a server on [::1] only = %+v, %v; want a timeout", ps, res, err)
+	// 127.0.0.1 means only itself, and the refusal says that [::1]
+	// answers: waiting does not change the family a server listens on.
+	w := NewWaiter([]Target{mustTarget(t, "127.0.0.1:"+ps)}, WaitOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	r := waitSeen(t, w, 0, OtherFamily)
+	cancel()
+	if err := <-done; err == nil || w.Results()[0].Ready {
+		t.Fatalf("Wait(127.0.0.1:%s) with a server on [::1] only = ready; want not ready", ps)
 	}
+	if r.Seen.Detail != "[::1]:"+ps {
+		t.Errorf("Wait(127.0.0.1:%s) saw %+v; want [::1]:%s named as the address that answers", ps, r.Seen, ps)
+	}
+}
+
+// Failures that waiting cannot fix are told apart from a server that is
+// not up yet, each by its kind, against real servers: Go's TLS server for
+// an http:// URL, a raw TLS alert (a stand-in for TLS servers that answer
+// plain HTTP with one, as OpenSSL's does), a plain server for https://, a
+// Redis stand-in, and a dev server's Host check.
+func TestWaitKindsThatWaitingCannotFix(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // after the servers' own cleanups
+	quiet := log.New(io.Discard, "", 0)
+	tlsSrv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	tlsSrv.Config.ErrorLog = quiet
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	plain.Config.ErrorLog = quiet
+	defer plain.Close()
+	hostCheck := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.Host, "localhost") {
+			http.Error(w, `Blocked request. This host ("`+r.Host+`") is not allowed.`, http.StatusForbidden)
+		}
+	}))
+	defer hostCheck.Close()
+	alert := answerServer(t, "\x15\x03\x01\x00\x02\x02\x46")
+	redis := answerServer(t, "-ERR unknown command 'GET'\r\n")
+	// Python's http.server answers a TLS hello as an HTTP/0.9 request: an
+	// HTML error page without a status line.
+	python := answerServer(t, "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head><title>Error response</title></head>\n")
+	port := func(u string) string { return u[strings.LastIndexByte(u, ':')+1:] }
+
+	tests := []struct {
+		name   string
+		target string
+		want   SeenKind
+		says   string
+	}{
+		{"TLS server, http:// URL", "http://127.0.0.1:" + port(tlsSrv.URL) + "/", TLSOnHTTP, "speaks TLS"},
+		{"TLS alert, http:// URL", "http://127.0.0.1:" + alert + "/", TLSOnHTTP, "speaks TLS"},
+		{"plain server, https:// URL", "https://127.0.0.1:" + port(plain.URL) + "/", PlainOnHTTPS, "speaks plain HTTP"},
+		{"plain HTTP/0.9-style answer, https:// URL", "https://127.0.0.1:" + python + "/", PlainOnHTTPS, "speaks plain HTTP"},
+		{"not HTTP", "http://127.0.0.1:" + redis + "/", NotHTTP, "-ERR unknown command"},
+		{"Host check", "http://127.0.0.1:" + port(hostCheck.URL) + "/", HostRejected, "Blocked request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := NewWaiter([]Target{mustTarget(t, tt.target)}, WaitOptions{})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx) }()
+			r := waitSeen(t, w, 0, tt.want)
+			cancel()
+			<-done
+			if !strings.Contains(r.Summary(), tt.says) {
+				t.Errorf("wait %s says %q; want it to name %q", tt.target, r.Summary(), tt.says)
+			}
+		})
+	}
+	tlsSrv.CloseClientConnections()
+	plain.CloseClientConnections()
+	hostCheck.CloseClientConnections()
+}
+
+// answerServer reads what a client sends, answers with reply and closes;
+// it returns its port.
+func answerServer(t *testing.T, reply string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { ln.Close(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c.Read(make([]byte, 512))
+			c.Write([]byte(reply))
+			c.Close()
+		}
+	}()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }
 
 func TestWaitListenerAppears(t *testing.T) {
@@ -120,7 +219,7 @@ func TestWaitListenerAppears(t *testing.T) {
 	w := NewWaiter([]Target{mustTarget(t, strconv.Itoa(int(p)))}, WaitOptions{})
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctxTimeout(t, 30*time.Second)) }()
-	waitLast(t, w, 0, func(s string) bool { return s == "refused" })
+	waitSeen(t, w, 0, Refused)
 	ln, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(int(p)))
 	if err != nil {
 		t.Skipf("port %d was taken meanwhile: %v", p, err)
@@ -144,7 +243,7 @@ func TestWaitTimeoutSaysRefused(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait = %v; want DeadlineExceeded", err)
 	}
-	if res[0].Ready || res[0].Last != "refused" {
+	if res[0].Ready || res[0].Seen.Kind != Refused || res[0].Summary() != "refused" {
 		t.Errorf("dead target: %+v; want not ready, last refused", res[0])
 	}
 	if !res[1].Ready {
@@ -170,7 +269,9 @@ func TestWaitHTTPStatus(t *testing.T) {
 	w := NewWaiter([]Target{mustTarget(t, u)}, WaitOptions{})
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctxTimeout(t, 30*time.Second)) }()
-	waitLast(t, w, 0, func(s string) bool { return strings.Contains(s, "HTTP 503") })
+	if r := waitSeen(t, w, 0, Status); r.Seen.Status != 503 || !strings.Contains(r.Summary(), "HTTP 503") {
+		t.Errorf("result %+v (%q); want HTTP 503", r, r.Summary())
+	}
 	healthy.Store(true)
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v; want ready", err)
@@ -192,11 +293,16 @@ func TestWaitHTTPSNeedsTrust(t *testing.T) {
 	srv.StartTLS()
 	defer srv.Close()
 	u := "https://localhost:" + strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port) + "/"
-	res, err := Wait(ctxTimeout(t, 300*time.Millisecond), []Target{mustTarget(t, u)}, WaitOptions{})
-	if err == nil || res[0].Ready || !strings.Contains(res[0].Last, "TLS error") {
-		t.Fatalf("Wait(self-signed https) = %+v, %v; want not ready, last a TLS error", res, err)
+	w := NewWaiter([]Target{mustTarget(t, u)}, WaitOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	r := waitSeen(t, w, 0, TLSError)
+	cancel()
+	if err := <-done; err == nil || !strings.Contains(r.Summary(), "TLS error") {
+		t.Fatalf("Wait(self-signed https) = %+v (%q), %v; want not ready, last a TLS error", r, r.Summary(), err)
 	}
-	res, err = Wait(ctxTimeout(t, 20*time.Second), []Target{mustTarget(t, u)}, WaitOptions{Insecure: true})
+	res, err := Wait(ctxTimeout(t, 20*time.Second), []Target{mustTarget(t, u)}, WaitOptions{Insecure: true})
 	if err != nil || !res[0].Ready {
 		t.Fatalf("Wait(self-signed https, insecure) = %+v, %v; want ready", res, err)
 	}
@@ -209,7 +315,7 @@ func TestWaitUntilFree(t *testing.T) {
 	w := NewWaiter([]Target{mustTarget(t, strconv.Itoa(int(p)))}, WaitOptions{UntilFree: true})
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctxTimeout(t, 30*time.Second)) }()
-	waitLast(t, w, 0, func(s string) bool { return strings.Contains(s, "still answering") })
+	waitSeen(t, w, 0, StillAnswering)
 	select {
 	case err := <-done:
 		t.Fatalf("Run returned %v while the port is open", err)
@@ -221,39 +327,49 @@ func TestWaitUntilFree(t *testing.T) {
 	}
 }
 
-func TestDescribe(t *testing.T) {
+func TestSeenOf(t *testing.T) {
 	tests := []struct {
 		name string
 		err  error
-		want string
+		want Seen
 	}{
-		{"refused", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, "refused"},
-		{"deadline", &net.OpError{Op: "dial", Err: os.ErrDeadlineExceeded}, "timed out"},
-		{"context", context.DeadlineExceeded, "timed out"},
-		{"status", &statusError{503}, "HTTP 503"},
-		{"no host", &net.DNSError{Err: "no such host", Name: "x", IsNotFound: true}, "no such host"},
-		{"reset", &net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, "connection reset"},
-		{"unreachable", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EHOSTUNREACH)}, "unreachable"},
+		{"refused", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}, Seen{Kind: Refused}},
+		{"deadline", &net.OpError{Op: "dial", Err: os.ErrDeadlineExceeded}, Seen{Kind: TimedOut}},
+		{"context", context.DeadlineExceeded, Seen{Kind: TimedOut}},
+		{"no host", &net.DNSError{Err: "no such host", Name: "x", IsNotFound: true}, Seen{Kind: NoSuchHost}},
+		{"dns", &net.DNSError{Err: "server misbehaving", Name: "x"}, Seen{Kind: DNSError, Detail: "server misbehaving"}},
+		{"reset", &net.OpError{Op: "read", Err: os.NewSyscallError("read", syscall.ECONNRESET)}, Seen{Kind: Reset}},
+		{"unreachable", &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.EHOSTUNREACH)}, Seen{Kind: Unreachable}},
+		{"eof", io.EOF, Seen{Kind: Closed}},
+		{"other", errors.New("boom"), Seen{Kind: Failed, Detail: "boom"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Describe(tt.err); got != tt.want {
-				t.Errorf("Describe(%v) = %q; want %q", tt.err, got, tt.want)
+			if got := seenOf(tt.err); got != tt.want {
+				t.Errorf("seenOf(%v) = %+v; want %+v", tt.err, got, tt.want)
 			}
 		})
 	}
 }
 
-func TestSummarize(t *testing.T) {
-	if got := summarize(map[string]string{"a": "refused", "b": "refused"}); got != "refused" {
-		t.Errorf("summarize(same) = %q; want refused", got)
+func TestSummary(t *testing.T) {
+	tests := []struct {
+		name string
+		r    Result
+		want string
+	}{
+		{"same", Result{By: []AddrSeen{{"a", Seen{Kind: Refused}}, {"b", Seen{Kind: Refused}}}}, "refused"},
+		{"mixed", Result{By: []AddrSeen{{"127.0.0.1:1", Seen{Kind: Refused}}, {"[::1]:1", Seen{Kind: Status, Status: 404}}}},
+			"HTTP 404 from [::1]:1; 127.0.0.1:1 refused"},
+		{"not tried", Result{}, "not tried yet"},
+		{"other family", Result{By: []AddrSeen{{"127.0.0.1:1", Seen{Kind: OtherFamily, Detail: "[::1]:1"}}}}, "refused, while [::1]:1 answers"},
 	}
-	got := summarize(map[string]string{"[::1]:1": "HTTP 404", "127.0.0.1:1": "refused"})
-	if got != "HTTP 404 from [::1]:1; 127.0.0.1:1 refused" {
-		t.Errorf("summarize(mixed) = %q", got)
-	}
-	if got := summarize(map[string]string{}); got != "" {
-		t.Errorf("summarize(empty) = %q", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.r.Summary(); got != tt.want {
+				t.Errorf("Summary(%+v) = %q; want %q", tt.r.By, got, tt.want)
+			}
+		})
 	}
 }
 

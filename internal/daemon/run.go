@@ -1,0 +1,268 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"homeport/internal/dashboard"
+	"homeport/internal/sockets"
+)
+
+var errLocked = errors.New("locked by another process")
+
+// Options configure Run.
+type Options struct {
+	// Port on 127.0.0.1 and [::1]; DefaultPort when zero.
+	Port int
+	// Interval between inventories; one second when zero.
+	Interval time.Duration
+	// MetricsAddr, when set, also serves /metrics alone there (host:port),
+	// with MetricsToken as its bearer token when not empty.
+	MetricsAddr  string
+	MetricsToken string
+	// Version is homeport's version.
+	Version string
+	// Kill replaces the kill engine the API calls (tests).
+	Kill dashboard.KillFunc
+	// Ready is called once the daemon listens, with its login URL.
+	Ready func(Ready)
+	// Warn receives warnings meant for the user (a metrics address on
+	// the network).
+	Warn func(string)
+}
+
+// Ready describes a daemon that has started.
+type Ready struct {
+	State    State
+	LoginURL string   // the dashboard with a one-time login code
+	Addrs    []string // where it listens
+	Metrics  string   // the separate metrics address, if any
+}
+
+// RunningError says a daemon of this user already runs.
+type RunningError struct{ State State }
+
+func (e *RunningError) Error() string {
+	return fmt.Sprintf("homeport is already running at %s (pid %d)", e.State.Address, e.State.PID)
+}
+
+// PortHeldError says the daemon's port is held by something else.
+type PortHeldError struct {
+	Port    int
+	Holders []Holder // empty when the holder could not be seen
+	Err     error
+}
+
+// Holder is a process holding the port.
+type Holder struct {
+	PID  int
+	Name string
+}
+
+func (e *PortHeldError) Error() string {
+	if len(e.Holders) == 0 {
+		return fmt.Sprintf("port %d is taken (%v)", e.Port, e.Err)
+	}
+	var names []string
+	for _, h := range e.Holders {
+		names = append(names, fmt.Sprintf("%s (pid %d)", h.Name, h.PID))
+	}
+	return fmt.Sprintf("port %d is held by %s", e.Port, strings.Join(names, ", "))
+}
+
+func (e *PortHeldError) Unwrap() error { return e.Err }
+
+// Run starts the daemon and serves until ctx ends, then stops gracefully
+// (open event streams are closed, requests in flight finish) and returns
+// nil. It returns a *RunningError when this user's daemon already runs,
+// and a *PortHeldError when something else holds the port: the daemon
+// never moves to another port, as every NAME.localhost URL names it.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Port == 0 {
+		opts.Port = DefaultPort
+	}
+	dir, err := Dir()
+	if err != nil {
+		return err
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "daemon.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening the daemon lock: %w", err)
+	}
+	defer lock.Close()
+	if err := tryLock(lock); err != nil {
+		if errors.Is(err, errLocked) {
+			if st, ferr := Find(ctx); ferr == nil {
+				return &RunningError{State: *st}
+			}
+			if st, _ := readState(dir); st != nil {
+				return &RunningError{State: *st}
+			}
+			return &RunningError{}
+		}
+		return fmt.Errorf("locking %s: %w", lock.Name(), err)
+	}
+	token, err := Token(dir)
+	if err != nil {
+		return err
+	}
+
+	// Listen first, so that a taken port is reported now, with its holder.
+	lns, err := listen(ctx, opts.Port)
+	if err != nil {
+		return err
+	}
+	var metricsLn net.Listener
+	if opts.MetricsAddr != "" {
+		metricsLn, err = net.Listen("tcp", opts.MetricsAddr)
+		if err != nil {
+			closeAll(lns)
+			return fmt.Errorf("listening for metrics on %s: %w", opts.MetricsAddr, err)
+		}
+	}
+
+	if opts.Kill == nil {
+		opts.Kill = kill
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st := State{
+		PID:     os.Getpid(),
+		Address: "http://127.0.0.1:" + strconv.Itoa(opts.Port) + "/",
+		Port:    opts.Port,
+		Since:   time.Now().UTC().Truncate(time.Second),
+		Version: opts.Version,
+	}
+	srv := dashboard.New(dashboard.Options{
+		Token:    token,
+		Port:     opts.Port,
+		Interval: opts.Interval,
+		Version:  opts.Version,
+		PID:      st.PID,
+		Since:    st.Since,
+		Kill:     opts.Kill,
+		Shutdown: cancel,
+	})
+	if err := writeState(dir, &st); err != nil {
+		closeAll(lns)
+		return err
+	}
+	defer func() {
+		// Only our own state: a daemon started after us has its own.
+		if cur, _ := readState(dir); cur != nil && cur.PID == st.PID {
+			os.Remove(statePath(dir))
+		}
+	}()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); srv.Run(ctx) }()
+
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	for _, ln := range lns {
+		go hs.Serve(ln)
+	}
+	var ms *http.Server
+	if metricsLn != nil {
+		ms = &http.Server{Handler: srv.MetricsHandler(opts.MetricsToken), ReadHeaderTimeout: 10 * time.Second}
+		go ms.Serve(metricsLn)
+		if a, ok := metricsLn.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && opts.Warn != nil {
+			how := "with a bearer token"
+			if opts.MetricsToken == "" {
+				how = "WITHOUT a token: anyone who reaches it reads what listens here (add --metrics-token)"
+			}
+			opts.Warn(fmt.Sprintf("/metrics is served on %s, reachable from the network, %s", metricsLn.Addr(), how))
+		}
+	}
+	if opts.Ready != nil {
+		r := Ready{State: st, LoginURL: srv.LoginURL(srv.LoginCode())}
+		for _, ln := range lns {
+			r.Addrs = append(r.Addrs, ln.Addr().String())
+		}
+		if metricsLn != nil {
+			r.Metrics = metricsLn.Addr().String()
+		}
+		opts.Ready(r)
+	}
+
+	<-ctx.Done()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	// Event streams end when the hub closes (srv.Run returns on ctx).
+	wg.Wait()
+	_ = hs.Shutdown(sctx)
+	if ms != nil {
+		_ = ms.Shutdown(sctx)
+	}
+	return nil
+}
+
+// listen opens 127.0.0.1:port and [::1]:port. A machine without IPv6
+// loopback gets the IPv4 one alone.
+func listen(ctx context.Context, port int) ([]net.Listener, error) {
+	var lns []net.Listener
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			if host == "::1" && !inUse(err) {
+				continue // no IPv6 loopback here
+			}
+			closeAll(lns)
+			if inUse(err) {
+				return nil, &PortHeldError{Port: port, Holders: holders(ctx, port), Err: err}
+			}
+			return nil, fmt.Errorf("listening on %s: %w", addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+func inUse(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use") ||
+		strings.Contains(err.Error(), "Only one usage of each socket address")
+}
+
+// holders names the processes listening on port.
+func holders(ctx context.Context, port int) []Holder {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	snap, err := sockets.Take(ctx, sockets.Filter{Port: uint16(port), TCP: true})
+	if err != nil {
+		return nil
+	}
+	seen := map[int]bool{}
+	var hs []Holder
+	for _, s := range snap.Sockets {
+		for _, o := range s.Owners {
+			if !seen[o.PID] {
+				seen[o.PID] = true
+				hs = append(hs, Holder{PID: o.PID, Name: o.Name})
+			}
+		}
+	}
+	return hs
+}
+
+func closeAll(lns []net.Listener) {
+	for _, ln := range lns {
+		ln.Close()
+	}
+}
