@@ -140,6 +140,8 @@ Run without a command, it lists listening sockets, like 'homeport ports'.`,
 		NewCmdDown(f, nil),
 		NewCmdStatus(f, nil),
 		NewCmdUI(f, nil),
+		NewCmdRoute(f, nil),
+		NewCmdRoutes(f, nil),
 		newCmdVersion(f),
 	)
 	return root
