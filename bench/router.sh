@@ -172,7 +172,7 @@ if [ "$mode" = soak ]; then
   {
     echo "## Soak"
     echo
-    echo "\`bash bench/router.sh soak\` on $(date -u +%Y-%m-%d): \`wrk -t1 -c$SOAK_CONNS -d$SOAK --timeout 10s\` through the router"
+    echo "\`ROUTER=$ROUTER bash bench/router.sh soak\` on $(date -u +%Y-%m-%d): \`wrk -t1 -c$SOAK_CONNS -d$SOAK --timeout 10s\` through the router"
     echo "to the backend (loopback only; all three at nice 10, so the rate is whatever the machine had to"
     echo "spare), the router's RSS sampled every 30 s. Load average at the start: $soak_load."
     echo
