@@ -220,6 +220,8 @@ func subcommands(f *Factory, ports *cobra.Command) []subcommand {
 		{[]string{"status"}, func() *cobra.Command { return NewCmdStatus(f, nil) }},
 		{[]string{"ui"}, func() *cobra.Command { return NewCmdUI(f, nil) }},
 		{[]string{"top"}, func() *cobra.Command { return NewCmdTop(f, nil) }},
+		{[]string{"route"}, func() *cobra.Command { return NewCmdRoute(f, nil) }},
+		{[]string{"routes"}, func() *cobra.Command { return NewCmdRoutes(f, nil) }},
 		{[]string{"version"}, func() *cobra.Command { return newCmdVersion(f) }},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"homeport/internal/daemon"
+	"homeport/internal/router"
 )
 
 // UpOptions are the flags of `homeport up`.
@@ -22,6 +23,7 @@ type UpOptions struct {
 	NoOpen       bool
 	MetricsAddr  string
 	MetricsToken string
+	Timeout      time.Duration
 }
 
 // NewCmdUp builds `homeport up`.
@@ -51,6 +53,9 @@ The dashboard and the API answer on loopback only. --metrics-addr serves
 			if opts.Port < 1 || opts.Port > 65535 {
 				return usageErrorf("--port %d is not a port: give 1-65535", opts.Port)
 			}
+			if opts.Timeout <= 0 {
+				return usageErrorf("--timeout must be positive")
+			}
 			if opts.Interval < 0 {
 				return usageErrorf("--interval must be positive")
 			}
@@ -62,6 +67,7 @@ The dashboard and the API answer on loopback only. --metrics-addr serves
 	}
 	cmd.Flags().IntVar(&opts.Port, "port", daemon.DefaultPort, "listen on this port of 127.0.0.1 and [::1]")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", time.Second, "look at the sockets this often")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", router.DefaultTimeout, "how long an app behind NAME.localhost may take to answer before 504")
 	cmd.Flags().BoolVar(&opts.Detach, "detach", false, "run in the background; return once it answers")
 	cmd.Flags().BoolVar(&opts.NoOpen, "no-open", false, "do not open the browser")
 	cmd.Flags().StringVar(&opts.MetricsAddr, "metrics-addr", "", "also serve /metrics alone on `host:port`")
@@ -76,6 +82,7 @@ func upRun(ctx context.Context, opts *UpOptions) error {
 	err := daemon.Run(ctx, daemon.Options{
 		Port:         opts.Port,
 		Interval:     opts.Interval,
+		RouteTimeout: opts.Timeout,
 		MetricsAddr:  opts.MetricsAddr,
 		MetricsToken: opts.MetricsToken,
 		Version:      buildVersion(),
@@ -127,7 +134,7 @@ func upDetach(ctx context.Context, opts *UpOptions) error {
 	if err != nil {
 		return fmt.Errorf("finding homeport's own binary: %w", err)
 	}
-	args := []string{"up", "--no-open", "--port", strconv.Itoa(opts.Port), "--interval", opts.Interval.String()}
+	args := []string{"up", "--no-open", "--port", strconv.Itoa(opts.Port), "--interval", opts.Interval.String(), "--timeout", opts.Timeout.String()}
 	if opts.MetricsAddr != "" {
 		args = append(args, "--metrics-addr", opts.MetricsAddr)
 	}

@@ -63,6 +63,17 @@ func Find(ctx context.Context) (*State, error) {
 	return &State{PID: got.PID, Address: got.Address, Port: st.Port, Since: got.Since, Version: got.Version}, nil
 }
 
+// APIError is an error answer of the daemon's API: its message and the
+// hint it gave, for the CLI to show as they are.
+type APIError struct {
+	Method, Path string
+	Status       int
+	Message      string `json:"error"`
+	Hint         string `json:"hint"`
+}
+
+func (e *APIError) Error() string { return e.Method + " " + e.Path + ": " + e.Message }
+
 // Status asks the daemon how it is.
 func (c *Client) Status(ctx context.Context) (*dashboard.Status, error) {
 	var st dashboard.Status
@@ -119,14 +130,12 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
+		e := &APIError{Method: method, Path: path, Status: resp.StatusCode}
+		_ = json.Unmarshal(b, e)
+		if e.Message == "" {
+			e.Message = resp.Status
 		}
-		_ = json.Unmarshal(b, &e)
-		if e.Error == "" {
-			e.Error = resp.Status
-		}
-		return fmt.Errorf("%s %s: %s", method, path, e.Error)
+		return e
 	}
 	if out != nil {
 		return json.Unmarshal(b, out)

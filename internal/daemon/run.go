@@ -13,8 +13,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"homeport/internal/dashboard"
 	"homeport/internal/ports"
+	"homeport/internal/router"
 )
 
 // Options configure Run.
@@ -36,6 +39,9 @@ type Options struct {
 	// Warn receives warnings meant for the user (a metrics address on
 	// the network).
 	Warn func(string)
+	// RouteTimeout is how long an app behind NAME.localhost may take to
+	// answer before the client gets 504; router.DefaultTimeout when zero.
+	RouteTimeout time.Duration
 }
 
 // Ready describes a daemon that has started.
@@ -142,15 +148,29 @@ func Run(ctx context.Context, opts Options) error {
 		Since:   time.Now().UTC().Truncate(time.Second),
 		Version: opts.Version,
 	}
+	// The routes from `homeport route add` are kept beside the token and
+	// last across restarts.
+	routes, err := router.OpenTable(filepath.Join(dir, "routes.json"))
+	if err != nil {
+		closeAll(lns)
+		return err
+	}
+	routeMetrics := router.NewMetrics()
+	rt := router.New(routes, router.Options{Timeout: opts.RouteTimeout, Observer: routeMetrics})
+	rt.SetSelfPort(opts.Port)
+	defer rt.Close()
 	srv := dashboard.New(dashboard.Options{
-		Token:    token,
-		Port:     opts.Port,
-		Interval: opts.Interval,
-		Version:  opts.Version,
-		PID:      st.PID,
-		Since:    st.Since,
-		Kill:     opts.Kill,
-		Shutdown: cancel,
+		Token:      token,
+		Port:       opts.Port,
+		Interval:   opts.Interval,
+		Version:    opts.Version,
+		PID:        st.PID,
+		Since:      st.Since,
+		Kill:       opts.Kill,
+		Shutdown:   cancel,
+		Router:     rt,
+		RouteAPI:   &router.API{Table: routes, Metrics: routeMetrics},
+		Collectors: []prometheus.Collector{routeMetrics},
 	})
 	if err := writeState(dir, &st); err != nil {
 		closeAll(lns)

@@ -57,6 +57,7 @@ func newMetrics(s *Server) *metrics {
 		ConstLabels: prometheus.Labels{"version": s.opts.Version, "goversion": runtime.Version()},
 	})
 	bi.Set(1)
+	m.reg.MustRegister(s.opts.Collectors...)
 	m.reg.MustRegister(m.polls, m.pollErrors, m.events, m.kills, m.pollTime, bi,
 		newInventoryCollector(s),
 		collectors.NewGoCollector(),

@@ -30,8 +30,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"homeport/internal/doctor"
 	"homeport/internal/httpguard"
+	"homeport/internal/router"
 	"homeport/internal/sockets"
 	"homeport/internal/watch"
 )
@@ -80,6 +83,15 @@ type Options struct {
 
 	// Router serves NAME.localhost requests; nil answers 404.
 	Router http.Handler
+
+	// RouteAPI serves /api/v1/routes (`homeport route`, `homeport
+	// routes`) behind the token and same-origin checks; without it those
+	// routes answer 404.
+	RouteAPI *router.API
+
+	// Collectors are registered in /metrics' registry beside the
+	// daemon's own (the router's requests and latency).
+	Collectors []prometheus.Collector
 
 	// Poll replaces the watcher's inventory (tests).
 	Poll func(ctx context.Context, f sockets.Filter) (*sockets.Snapshot, error)
@@ -182,6 +194,11 @@ func (s *Server) routes() {
 	m.Handle("/api/v1/login", s.change(s.newLogin))
 	m.Handle("/api/v1/shutdown", s.change(s.shutdown))
 	m.Handle("/metrics", s.read(s.metrics.handler().ServeHTTP))
+	if api := s.opts.RouteAPI; api != nil {
+		m.Handle("GET /api/v1/routes", s.read(api.List))
+		m.Handle("POST /api/v1/routes", s.change(api.Add))
+		m.Handle("/api/v1/routes/remove", s.change(api.Remove))
+	}
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API route: "+r.URL.Path, "the routes are listed in homeport's README")
 	})
@@ -190,21 +207,26 @@ func (s *Server) routes() {
 
 // ServeHTTP applies the guard, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	secureHeaders(w.Header())
 	if !httpguard.IsLoopback(r.Host) {
+		secureHeaders(w.Header())
 		httpguard.Forbid(w, r)
 		return
 	}
 	if name, ok := routeName(r.Host); ok {
 		if s.opts.Router != nil {
+			// The app behind a route answers with its own headers: the
+			// dashboard's CSP and CORP would break its pages (inline
+			// scripts, images from another NAME.localhost).
 			s.opts.Router.ServeHTTP(w, r)
 			return
 		}
+		secureHeaders(w.Header())
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = w.Write([]byte("404: no route named " + name + "\n"))
 		return
 	}
+	secureHeaders(w.Header())
 	s.mux.ServeHTTP(w, r)
 }
 
