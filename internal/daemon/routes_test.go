@@ -7,6 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -126,5 +129,57 @@ func TestRoutesThroughTheDaemon(t *testing.T) {
 	}
 	if res, _ := getVia(t, port, "web.localhost:"+p); res.StatusCode != 404 {
 		t.Errorf("GET web.localhost after rm = %d; want 404", res.StatusCode)
+	}
+}
+
+// TestRunRouteGoesWithItsProcess: a `homeport run` route whose process died
+// without removing it (SIGKILL) is dropped by the daemon; a route of a live
+// process and a persistent route stay.
+func TestRunRouteGoesWithItsProcess(t *testing.T) {
+	stateHome(t)
+	port := freePort(t)
+	r := runDaemon(t, Options{Port: port, Version: "test", Interval: 100 * time.Millisecond})
+	r.waitReady(t)
+	ctx := context.Background()
+	c, _, err := Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command("sleep", "600")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Process.Kill()
+	add := func(name string, kind router.Kind, pid int) {
+		t.Helper()
+		var rt router.Route
+		if err := c.do(ctx, http.MethodPost, "/api/v1/routes", router.AddRequest{Name: name, Port: 1, Kind: kind, PID: pid}, &rt); err != nil {
+			t.Fatalf("adding %s: %v", name, err)
+		}
+	}
+	add("gone", router.KindRun, child.Process.Pid)
+	add("alive", router.KindRun, os.Getpid())
+	add("kept", router.KindPersistent, 0)
+
+	child.Process.Kill()
+	child.Wait()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		routes, _, err := Routes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, rt := range routes {
+			names = append(names, rt.Name)
+		}
+		slices.Sort(names)
+		if slices.Equal(names, []string{"alive", "kept"}) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("routes = %v; want the dead process's route gone, alive and kept left", names)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

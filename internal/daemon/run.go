@@ -17,6 +17,7 @@ import (
 
 	"homeport/internal/dashboard"
 	"homeport/internal/ports"
+	"homeport/internal/procs"
 	"homeport/internal/router"
 )
 
@@ -184,8 +185,9 @@ func Run(ctx context.Context, opts Options) error {
 	}()
 
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); srv.Run(ctx) }()
+	go func() { defer wg.Done(); dropOrphanRoutes(ctx, routes, opts.Interval) }()
 
 	hs := &http.Server{
 		Handler:           srv,
@@ -230,6 +232,32 @@ func Run(ctx context.Context, opts Options) error {
 		_ = ms.Shutdown(sctx)
 	}
 	return nil
+}
+
+// dropOrphanRoutes removes, every interval until ctx ends, the routes of
+// `homeport run` whose process is gone: a run that was SIGKILLed, or died
+// with its terminal, cannot remove its own route, and a dead app's name
+// would otherwise answer 502 until the daemon restarts.
+func dropOrphanRoutes(ctx context.Context, t *router.Table, every time.Duration) {
+	if every <= 0 {
+		every = time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			t.RemoveFunc(func(r router.Route) bool {
+				if r.Kind != router.KindRun {
+					return false
+				}
+				_, err := procs.Get(r.PID)
+				return errors.Is(err, procs.ErrGone)
+			})
+		}
+	}
 }
 
 // listen opens 127.0.0.1:port and [::1]:port through the port policy that
