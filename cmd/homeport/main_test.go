@@ -1,14 +1,19 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +38,14 @@ func TestMain(m *testing.M) {
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
+		// A script that fails before its `homeport down` (or a `run` that
+		// started a daemon for itself) would leave a daemon behind: stop
+		// every daemon whose state lies under the script's $WORK.
+		Setup: func(env *testscript.Env) error {
+			work := env.WorkDir
+			env.Defer(func() { stopDaemons(work) })
+			return nil
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"listen": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 3 {
@@ -111,5 +124,41 @@ func TestScripts(t *testing.T) {
 				ts.Check(err)
 			},
 		},
+	})
+}
+
+// stopDaemons sends SIGTERM to the daemons whose daemon.json lies under
+// dir, and waits up to 10 s for each to go.
+func stopDaemons(dir string) {
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() != "daemon.json" {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		var st struct {
+			PID int `json:"pid"`
+		}
+		if json.Unmarshal(b, &st) != nil || st.PID <= 1 || st.PID == os.Getpid() {
+			return nil
+		}
+		// Only a daemon: a stale daemon.json's pid may be another
+		// process's by now.
+		if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.PID)); err != nil || !strings.Contains(string(cmd), "\x00up\x00") {
+			return nil
+		}
+		p, err := os.FindProcess(st.PID)
+		if err != nil || p.Signal(syscall.SIGTERM) != nil {
+			return nil
+		}
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if p.Signal(syscall.Signal(0)) != nil {
+				return nil
+			}
+		}
+		_ = p.Kill()
+		return nil
 	})
 }

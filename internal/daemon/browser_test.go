@@ -127,6 +127,20 @@ func TestDashboardInBrowser(t *testing.T) {
 	lp := ln.Addr().(*net.TCPAddr).Port
 	took := waitJS(t, ctx, "new listener's row", fmt.Sprintf(`!!document.querySelector('%s:not([data-gone])')`, rowSel(lp)))
 	t.Logf("listener on port %d shown %v after listen()", lp, took)
+
+	// Routes beside the listeners: a route's name in the row of the
+	// listener that serves it, and the Routes view telling a route that
+	// nothing serves from one that is served.
+	if _, _, err := AddRoute(context.Background(), "web", lp); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := AddRoute(context.Background(), "ghost", freePort(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the route in the listener's row", fmt.Sprintf(`(document.querySelector('%s td.route') || {}).textContent === 'web.localhost'`, rowSel(lp)))
+	run(t, ctx, "open Routes", chromedp.Click(chromedp.CSS(`#tab-routes`)))
+	waitJS(t, ctx, "routes served and not", `!!document.querySelector('tr.route-row[data-route=web][data-served=yes]') && !!document.querySelector('tr.route-row[data-route=ghost][data-served=no]')`)
+	run(t, ctx, "back to Listeners", chromedp.Click(chromedp.CSS(`#tab-ports`)))
 	ln.Close()
 	waitJS(t, ctx, "closed listener's row to go", fmt.Sprintf(`!document.querySelector('%s')`, rowSel(lp)))
 
@@ -141,7 +155,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 
 	shot := artifactPath("homeport-dashboard.png")
-	png := value(t, ctx, "screenshot", chromedp.FullScreenshot(100))
+	png := value(t, ctx, "screenshot", chromedp.CaptureScreenshot())
 	if err := os.WriteFile(shot, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +188,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	waitJS(t, ctx, "kill outcome in the row", `[...document.querySelectorAll('tr.details .outcome')].some(e => e.textContent.includes('exited on SIGTERM'))`)
 
 	shot2 := artifactPath("homeport-dashboard-kill.png")
-	if err := os.WriteFile(shot2, value(t, ctx, "screenshot", chromedp.FullScreenshot(100)), 0o644); err != nil {
+	if err := os.WriteFile(shot2, value(t, ctx, "screenshot", chromedp.CaptureScreenshot()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot after Kill: %s", shot2)
@@ -183,7 +197,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	run(t, ctx, "phone width", chromedp.EmulateViewport(390, 800, chromedp.EmulateMobile))
 	waitJS(t, ctx, "narrow layout", `getComputedStyle(document.querySelector('th[data-key=command]')).display === 'none' && document.querySelector('#ports').getBoundingClientRect().width <= window.innerWidth`)
 	shot3 := artifactPath("homeport-dashboard-phone.png")
-	if err := os.WriteFile(shot3, value(t, ctx, "screenshot", chromedp.FullScreenshot(100)), 0o644); err != nil {
+	if err := os.WriteFile(shot3, value(t, ctx, "screenshot", chromedp.CaptureScreenshot()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot at phone width: %s", shot3)

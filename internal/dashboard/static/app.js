@@ -8,6 +8,8 @@ let order = [];             // ids in display order
 let sortKey = "port", sortDir = 1;
 let filterText = "";
 let loggedOut = false;
+let routeList = [];          // the daemon's routes, from /api/v1/routes
+let routesByPort = new Map(); // port -> [route names]
 
 function el(tag, props, ...kids) {
   const e = document.createElement(tag);
@@ -80,8 +82,73 @@ function cells(s) {
     el("td", { class: "num", text: pidOf(s) ? String(pidOf(s)) : "" }),
     el("td", { class: "wide", text: userOf(s) }),
     el("td", { class: "num wide up", text: uptime(startedOf(s)) }),
+    el("td", { class: "route" }, ...routeLinks(s.port)),
     el("td", { class: "wide cmd", text: commandOf(s), title: commandOf(s) }),
   ];
+}
+
+// ---- routes: NAME.localhost beside the listener that serves it ----
+
+const routeURL = (name) => location.protocol + "//" + name + ".localhost" + (location.port ? ":" + location.port : "") + "/";
+
+function routeLinks(port) {
+  const out = [];
+  for (const name of routesByPort.get(port) || []) {
+    if (out.length) out.push(" ");
+    out.push(el("a", { href: routeURL(name), text: name + ".localhost", target: "_blank", rel: "noopener" }));
+  }
+  return out;
+}
+
+async function loadRoutes() {
+  let list;
+  try { list = (await api("/api/v1/routes")).routes || []; } catch (e) { return; }
+  const key = JSON.stringify(list);
+  if (key === JSON.stringify(routeList)) return;
+  routeList = list;
+  routesByPort = new Map();
+  for (const r of list) {
+    if (!routesByPort.has(r.port)) routesByPort.set(r.port, []);
+    routesByPort.get(r.port).push(r.name);
+  }
+  for (const r of rows.values()) {
+    const c = r.tr.querySelector("td.route");
+    if (c) c.replaceChildren(...routeLinks(r.s.port));
+  }
+  renderRoutes();
+}
+
+// listenersOn returns the listeners on port, TCP only: the router speaks HTTP.
+function listenersOn(port) {
+  const out = [];
+  for (const r of rows.values()) if (!r.gone && r.s.port === port && r.s.proto === "tcp") out.push(r.s);
+  return out;
+}
+
+function renderRoutes() {
+  const box = $("#routes");
+  if (!box) return;
+  if (!routeList.length) {
+    box.replaceChildren(el("p", { text: "No routes yet. Name a local app with 'homeport route add NAME PORT'." }));
+    return;
+  }
+  const tb = el("tbody");
+  for (const r of routeList) {
+    const ls = listenersOn(r.port);
+    const by = ls.length
+      ? el("td", { text: [...new Set(ls.map((s) => processOf(s) ? processOf(s) + " (pid " + pidOf(s) + ")" : s.local))].join(", ") })
+      : el("td", { class: "warn", text: "⚠ nothing listens on " + r.port });
+    tb.append(el("tr", { class: "route-row", "data-route": r.name, "data-served": ls.length ? "yes" : "no" },
+      el("td", {}, el("a", { href: routeURL(r.name), text: r.name + ".localhost", target: "_blank", rel: "noopener" })),
+      el("td", { class: "num", text: String(r.port) }),
+      el("td", { text: r.kind === "run" ? "homeport run (pid " + r.pid + ")" : "route add" }),
+      by));
+  }
+  const unrouted = [];
+  for (const r of rows.values()) if (!r.gone && r.s.proto === "tcp" && !routesByPort.has(r.s.port)) unrouted.push(r.s.port);
+  box.replaceChildren(
+    el("table", {}, el("thead", {}, el("tr", {}, ...["ROUTE", "PORT", "FROM", "SERVED BY"].map((h) => el("th", { text: h })))), tb),
+    el("p", { class: "dim", text: unrouted.length + " TCP listeners have no route: give one a name with 'homeport route add NAME PORT'." }));
 }
 
 function makeRow(s) {
@@ -193,6 +260,7 @@ function change(msg) {
     else if (e.event === "change") changed(e.socket);
   }
   counts();
+  if (!$("#view-routes").hidden) renderRoutes();
 }
 
 let noticeTimer = 0;
@@ -210,7 +278,7 @@ function toggleDetails(id) {
   const r = rows.get(id);
   if (!r || r.gone) return;
   if (r.details) { r.details.remove(); r.details = null; return; }
-  r.details = el("tr", { class: "details", "data-for": id }, el("td", { colSpan: 10 }));
+  r.details = el("tr", { class: "details", "data-for": id }, el("td", { colSpan: 11 }));
   r.tr.after(r.details);
   fillDetails(id);
 }
@@ -341,8 +409,11 @@ function connect() {
 function showView(name) {
   $("#view-ports").hidden = name !== "ports" || loggedOut;
   $("#view-audit").hidden = name !== "audit";
+  $("#view-routes").hidden = name !== "routes";
   $("#tab-ports").classList.toggle("on", name === "ports");
   $("#tab-audit").classList.toggle("on", name === "audit");
+  $("#tab-routes").classList.toggle("on", name === "routes");
+  if (name === "routes") renderRoutes();
   if (name === "audit" && !$("#audit").firstChild) runAudit();
 }
 
@@ -366,7 +437,8 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("#tab-ports").addEventListener("click", () => showView("ports"));
   $("#tab-audit").addEventListener("click", () => showView("audit"));
+  $("#tab-routes").addEventListener("click", () => showView("routes"));
   $("#audit-run").addEventListener("click", runAudit);
   setInterval(() => { for (const r of rows.values()) { const c = r.tr.querySelector(".up"); if (c) c.textContent = uptime(startedOf(r.s)); } }, 30000);
-  api("/api/v1/status").then(connect).catch(() => {});
+  api("/api/v1/status").then(() => { connect(); loadRoutes(); setInterval(loadRoutes, 2000); }).catch(() => {});
 });
