@@ -65,13 +65,15 @@ func dumpKinds(f *Filter) []dumpKind {
 	return ks
 }
 
-// diagDump asks the kernel for every wanted socket over one netlink socket,
-// one dump per family and protocol. The state and port filters run in the
-// kernel, so a question about one port costs one small answer.
-func diagDump(ctx context.Context, f *Filter) ([]Socket, error) {
+// diagEach asks the kernel for every wanted socket over one netlink socket,
+// one dump per family and protocol, and hands each answer (up to len(buf)
+// bytes of messages) to add, which parses it and returns errDumpDone at the
+// end of a dump. The state and port filters run in the kernel, so a question
+// about one port costs one small answer.
+func diagEach(ctx context.Context, f *Filter, buf []byte, add func(msgs []byte, p Proto) error) error {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
 	if err != nil {
-		return nil, fmt.Errorf("opening netlink socket: %w", err)
+		return fmt.Errorf("opening netlink socket: %w", err)
 	}
 	defer unix.Close(fd)
 	// A dump that stalls (it should not) must not hang the command.
@@ -80,20 +82,14 @@ func diagDump(ctx context.Context, f *Filter) ([]Socket, error) {
 		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	}
 	dst := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
-	buf := make([]byte, 256<<10)
-	// Sockets are gathered in fixed-size chunks and copied once into a slice
-	// of the exact size: appending to one slice would leave twice its final
-	// size behind as garbage on a machine with 10,000 listeners.
-	var chunks [][]Socket
-	cur := make([]Socket, 0, 512)
 	states := wantedStates(f)
 	for i, k := range dumpKinds(f) {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		req := diagRequest(k.family, k.proto, states, f.Port, uint32(i+1))
 		if err := unix.Sendto(fd, req, 0, dst); err != nil {
-			return nil, fmt.Errorf("sending sock_diag request: %w", err)
+			return fmt.Errorf("sending sock_diag request: %w", err)
 		}
 		for {
 			n, _, err := unix.Recvfrom(fd, buf, 0)
@@ -101,13 +97,9 @@ func diagDump(ctx context.Context, f *Filter) ([]Socket, error) {
 				continue
 			}
 			if err != nil {
-				return nil, fmt.Errorf("reading sock_diag answer: %w", err)
+				return fmt.Errorf("reading sock_diag answer: %w", err)
 			}
-			if cap(cur)-len(cur) < n/diagMsgLen {
-				chunks = append(chunks, cur)
-				cur = make([]Socket, 0, max(512, n/diagMsgLen))
-			}
-			cur, err = parseDiagMessages(buf[:n], k.p, cur)
+			err = add(buf[:n], k.p)
 			if errors.Is(err, errDumpDone) {
 				break
 			}
@@ -117,9 +109,32 @@ func diagDump(ctx context.Context, f *Filter) ([]Socket, error) {
 				if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EAFNOSUPPORT) {
 					break
 				}
-				return nil, fmt.Errorf("sock_diag %s dump: %w", k.file, err)
+				return fmt.Errorf("sock_diag %s dump: %w", k.file, err)
 			}
 		}
+	}
+	return nil
+}
+
+// diagDump returns every wanted socket (diagEach).
+func diagDump(ctx context.Context, f *Filter) ([]Socket, error) {
+	buf := make([]byte, 256<<10)
+	// Sockets are gathered in fixed-size chunks and copied once into a slice
+	// of the exact size: appending to one slice would leave twice its final
+	// size behind as garbage on a machine with 10,000 listeners.
+	var chunks [][]Socket
+	cur := make([]Socket, 0, 512)
+	err := diagEach(ctx, f, buf, func(msgs []byte, p Proto) error {
+		if cap(cur)-len(cur) < len(msgs)/diagMsgLen {
+			chunks = append(chunks, cur)
+			cur = make([]Socket, 0, max(512, len(msgs)/diagMsgLen))
+		}
+		var err error
+		cur, err = parseDiagMessages(msgs, p, cur)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	chunks = append(chunks, cur)
 	total := 0

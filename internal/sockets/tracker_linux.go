@@ -2,17 +2,12 @@ package sockets
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"homeport/internal/procs"
 )
@@ -409,44 +404,13 @@ func (t *trackerState) inventory(ctx context.Context, f *Filter) ([]Socket, stri
 
 // diagDumpInto is diagDump appending to out, with buf for the answers.
 func diagDumpInto(ctx context.Context, f *Filter, buf []byte, out []Socket) ([]Socket, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	err := diagEach(ctx, f, buf, func(msgs []byte, p Proto) error {
+		var err error
+		out, err = parseDiagMessages(msgs, p, out)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("opening netlink socket: %w", err)
-	}
-	defer unix.Close(fd)
-	if d, ok := ctx.Deadline(); ok {
-		tv := unix.NsecToTimeval(time.Until(d).Nanoseconds())
-		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	}
-	dst := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
-	states := wantedStates(f)
-	for i, k := range dumpKinds(f) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		req := diagRequest(k.family, k.proto, states, f.Port, uint32(i+1))
-		if err := unix.Sendto(fd, req, 0, dst); err != nil {
-			return nil, fmt.Errorf("sending sock_diag request: %w", err)
-		}
-		for {
-			n, _, err := unix.Recvfrom(fd, buf, 0)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("reading sock_diag answer: %w", err)
-			}
-			out, err = parseDiagMessages(buf[:n], k.p, out)
-			if errors.Is(err, errDumpDone) {
-				break
-			}
-			if err != nil {
-				if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EAFNOSUPPORT) {
-					break
-				}
-				return nil, fmt.Errorf("sock_diag %s dump: %w", k.file, err)
-			}
-		}
+		return nil, err
 	}
 	return out, nil
 }
