@@ -119,14 +119,15 @@ func ShortChain(chain []Ancestor, max int) []Ancestor {
 // ("npm run dev"), or for an anchor its name and terminal ("zsh (pts/3)").
 func (a *Ancestor) Label() string {
 	var s string
-	if RoleOf(a) == Anchor || len(a.Cmdline) == 0 {
+	words := commandWords(a.Cmdline)
+	if RoleOf(a) == Anchor || len(words) == 0 {
 		s = a.Name
-		if len(a.Cmdline) > 0 {
-			s = strings.TrimPrefix(baseName(a.Cmdline[0]), "-")
+		if len(words) > 0 {
+			s = strings.TrimPrefix(baseName(words[0]), "-")
 		}
 	} else {
-		parts := []string{baseName(a.Cmdline[0])}
-		for _, arg := range a.Cmdline[1:] {
+		parts := []string{baseName(words[0])}
+		for _, arg := range words[1:] {
 			if len(parts) == 4 {
 				parts = append(parts, "…")
 				break
@@ -142,6 +143,17 @@ func (a *Ancestor) Label() string {
 		s += " (" + a.TTY + ")"
 	}
 	return s
+}
+
+// commandWords is a command line as words. A process that rewrote its
+// title (nginx's "nginx: master process nginx -c /etc/nginx/nginx.conf",
+// postgres's) has it all in one argument, whose last path element would be
+// the config file's name: its words are the title's.
+func commandWords(cmdline []string) []string {
+	if len(cmdline) == 1 && strings.ContainsRune(cmdline[0], ' ') {
+		return strings.Fields(cmdline[0])
+	}
+	return cmdline
 }
 
 // baseName is the last element of a Unix or Windows path.

@@ -14,6 +14,8 @@ func TestShortChain(t *testing.T) {
 	systemd := Ancestor{PID: 1200, Name: "systemd", Cmdline: []string{"/lib/systemd/systemd", "--user"}}
 	make := Ancestor{PID: 4100, Name: "make", Cmdline: []string{"make", "dev"}}
 	script := Ancestor{PID: 4000, Name: "bash", Cmdline: []string{"bash", "./run.sh"}}
+	// nginx rewrites its title into argv[0]: the words are the title's.
+	nginx := Ancestor{PID: 2663, Name: "nginx", Cmdline: []string{"nginx: master process nginx -c /tmp/ngx/nginx.conf"}}
 	tests := []struct {
 		name  string
 		chain []Ancestor
@@ -25,6 +27,7 @@ func TestShortChain(t *testing.T) {
 		{"script without terminal", []Ancestor{script, make, zsh}, []Ancestor{script, make, zsh}, "bash ./run.sh ← make dev ← zsh (pts/3)"},
 		{"long chain ends at its anchor", []Ancestor{make, make, make, make, zsh}, []Ancestor{make, make, zsh}, "make dev ← make dev ← zsh (pts/3)"},
 		{"no anchor", []Ancestor{make, npm, make, npm}, []Ancestor{make, npm, make}, "make dev ← npm run dev ← make dev"},
+		{"a rewritten title", []Ancestor{nginx, zsh}, []Ancestor{nginx, zsh}, "nginx: master process nginx … ← zsh (pts/3)"},
 		{"empty", nil, nil, ""},
 	}
 	for _, tt := range tests {
