@@ -142,6 +142,7 @@ Run without a command, it lists listening sockets, like 'homeport ports'.`,
 		NewCmdUI(f, nil),
 		NewCmdRoute(f, nil),
 		NewCmdRoutes(f, nil),
+		NewCmdRun(f, nil),
 		newCmdVersion(f),
 	)
 	return root
