@@ -3,7 +3,6 @@ package runner
 import (
 	"encoding/json"
 	"io"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,7 +83,7 @@ func Inject(argv []string, port int, script func(name string) (string, bool)) ([
 	out := slices.Clone(argv)
 	// npm passes on only what follows "--"; pnpm, yarn and bun pass on
 	// everything after the script's name, "--" or not.
-	if dashed < 0 && filepath.Base(trimExe(argv[0])) == "npm" {
+	if dashed < 0 && toolName(argv[0]) == "npm" {
 		out = append(out, "--")
 	}
 	return append(out, inj.Args...), inj
@@ -94,7 +93,7 @@ func Inject(argv []string, port int, script func(name string) (string, bool)) ([
 // seeing through npx, bunx, pnpx, `pnpm exec|dlx`, `yarn exec|dlx`, `npm exec`
 // and a path to the tool; "" when argv runs none of devServers.
 func unwrap(argv []string) (string, []string) {
-	base := filepath.Base(trimExe(argv[0]))
+	base := toolName(argv[0])
 	if _, ok := devServers[base]; ok {
 		return base, argv[1:]
 	}
@@ -176,7 +175,7 @@ func injectFor(tool string, args []string, port int) *Injection {
 // and the index of a "--" in argv (-1: none).
 func scriptName(argv []string) (at, dashed int, ok bool) {
 	dashed = slices.Index(argv, "--")
-	base := filepath.Base(trimExe(argv[0]))
+	base := toolName(argv[0])
 	i := 1
 	switch base {
 	case "npm", "bun":
@@ -233,6 +232,15 @@ func PackageScripts(r io.Reader) (map[string]string, error) {
 		return nil, err
 	}
 	return pkg.Scripts, nil
+}
+
+// toolName is the program's name without its folder (either slash: a
+// Windows path reads the same everywhere) and extension.
+func toolName(s string) string {
+	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
+		s = s[i+1:]
+	}
+	return trimExe(s)
 }
 
 func trimExe(s string) string {
