@@ -40,7 +40,16 @@ func newGroup(cmd *exec.Cmd) *group {
 	return g
 }
 
-func (g *group) started() { g.pgid = g.cmd.Process.Pid }
+// started notes the group, and lets homeport write to the terminal it
+// handed over: with "stty tostop" the kernel would stop a background
+// group's writes with SIGTTOU. The command has its own signal dispositions
+// by now (Start returns after exec), so it does not inherit the ignoring.
+func (g *group) started() {
+	g.pgid = g.cmd.Process.Pid
+	if g.tty >= 0 {
+		signal.Ignore(syscall.SIGTTOU)
+	}
+}
 
 // signal sends sig to the whole group. A group whose leader has gone
 // lives on while it has members, and its id is not handed to a new
@@ -53,12 +62,12 @@ func (g *group) signal(sig syscall.Signal) {
 
 // finished takes the terminal back once the command has ended. homeport is
 // then in a background group, which the kernel stops (SIGTTOU) for
-// changing the terminal's foreground group unless it ignores that signal.
+// changing the terminal's foreground group unless it ignores that signal,
+// as it does since started.
 func (g *group) finished() {
 	if g.tty < 0 {
 		return
 	}
-	signal.Ignore(syscall.SIGTTOU)
 	_ = unix.IoctlSetPointerInt(g.tty, unix.TIOCSPGRP, syscall.Getpgrp())
 	signal.Reset(syscall.SIGTTOU)
 }
