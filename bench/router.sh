@@ -9,9 +9,9 @@
 #   bash bench/router.sh          # the comparison
 #   bash bench/router.sh soak     # 10 minutes through the router alone (SOAK, default 600s)
 #
-# homeport's side is bench/routerbench (the internal/router package served on
-# a loopback port, with its metrics on) until the daemon mounts the router;
-# with ROUTER=daemon it is `homeport up --port P` and `homeport route add`.
+# homeport's side is the daemon as a user runs it (`homeport up --port P` and
+# `homeport route add`); with ROUTER=package it is bench/routerbench, the
+# internal/router package alone on a loopback port (its metrics on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +30,7 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-10s}
 SOAK=${SOAK:-600s}
 SOAK_CONNS=${SOAK_CONNS:-10}
-ROUTER=${ROUTER:-package}
+ROUTER=${ROUTER:-daemon}
 srv_cpu=0
 cli_cpu=1
 # The soak measures errors and memory, not speed: it yields the CPU to
@@ -172,7 +172,7 @@ if [ "$mode" = soak ]; then
   {
     echo "## Soak"
     echo
-    echo "\`bash bench/router.sh soak\` on $(date -u +%Y-%m-%d): \`wrk -t1 -c$SOAK_CONNS -d$SOAK --timeout 10s\` through the router"
+    echo "\`ROUTER=$ROUTER bash bench/router.sh soak\` on $(date -u +%Y-%m-%d): \`wrk -t1 -c$SOAK_CONNS -d$SOAK --timeout 10s\` through the router"
     echo "to the backend (loopback only; all three at nice 10, so the rate is whatever the machine had to"
     echo "spare), the router's RSS sampled every 30 s. Load average at the start: $soak_load."
     echo
@@ -256,8 +256,8 @@ r_nginx=$(rratio homeport nginx rps)
 p_caddy=$(rratio homeport caddy p99)
 p_nginx=$(rratio homeport nginx p99)
 
-side="the internal/router package served by bench/routerbench (one route, metrics on) — the router as the daemon will mount it"
-[ "$ROUTER" = daemon ] && side="\`homeport up\` with \`homeport route add $route $be_port\`"
+side="the internal/router package alone, served by bench/routerbench (one route, metrics on; \`ROUTER=package\`)"
+[ "$ROUTER" = daemon ] && side="the daemon, \`homeport up\` with \`homeport route add $route $be_port\` (its watcher polling the sockets every second)"
 res=bench/results/router.md
 soak=""
 [ -f "$res" ] && soak=$(awk '/^## Soak/ {p = 1} p' "$res")

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,7 +28,9 @@ func TestMain(m *testing.M) {
 // binary. Scripts get a command of their own:
 //
 //	listen NETWORK ADDRESS VAR   listen (in the test process) and set $VAR to the port
-//	freeport VAR                 set $VAR to a TCP port nothing holds on 127.0.0.1 now
+//	freeport VAR                 set $VAR to a TCP port nothing holds on 127.0.0.1 or ::1 now
+//	exits N PROGRAM [ARGS...]    run PROGRAM, which must exit with status N
+//	httpget [-host H] URL        GET URL (with Host H); stdout is the status, then the body
 //	waitroute PORT NAME TEXT     wait until http://NAME.localhost:PORT/, asked of 127.0.0.1:PORT,
 //	                             answers 200 with TEXT in its body
 //	waitfile FILE TEXT           wait until FILE holds TEXT
@@ -87,14 +92,61 @@ func TestScripts(t *testing.T) {
 				}
 			},
 			"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) != 1 {
+				if len(args) != 1 || neg {
 					ts.Fatalf("usage: freeport VAR")
 				}
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				for try := 0; ; try++ {
+					ln, err := net.Listen("tcp", "127.0.0.1:0")
+					ts.Check(err)
+					port := ln.Addr().(*net.TCPAddr).Port
+					ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port)))
+					ln.Close()
+					if err == nil {
+						ln6.Close()
+						ts.Setenv(args[0], strconv.Itoa(port))
+						return
+					}
+					if try == 100 {
+						ts.Fatalf("no port free on both loopbacks: %v", err)
+					}
+				}
+			},
+			"exits": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) < 2 || neg {
+					ts.Fatalf("usage: exits N PROGRAM [ARGS...]")
+				}
+				want, err := strconv.Atoi(args[0])
 				ts.Check(err)
-				port := ln.Addr().(*net.TCPAddr).Port
-				ts.Check(ln.Close())
-				ts.Setenv(args[0], strconv.Itoa(port))
+				got := 0
+				if err := ts.Exec(args[1], args[2:]...); err != nil {
+					var ee *exec.ExitError
+					if !errors.As(err, &ee) {
+						ts.Fatalf("%s: %v", args[1], err)
+					}
+					got = ee.ExitCode()
+				}
+				if got != want {
+					ts.Fatalf("%s exited with status %d; want %d", args[1], got, want)
+				}
+			},
+			"httpget": func(ts *testscript.TestScript, neg bool, args []string) {
+				host := ""
+				if len(args) == 3 && args[0] == "-host" {
+					host, args = args[1], args[2:]
+				}
+				if len(args) != 1 || neg {
+					ts.Fatalf("usage: httpget [-host H] URL")
+				}
+				req, err := http.NewRequest("GET", args[0], nil)
+				ts.Check(err)
+				req.Host = host
+				c := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+				resp, err := c.Do(req)
+				ts.Check(err)
+				defer resp.Body.Close()
+				fmt.Fprintln(ts.Stdout(), resp.StatusCode)
+				_, err = io.Copy(ts.Stdout(), resp.Body)
+				ts.Check(err)
 			},
 		},
 	})

@@ -2,9 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -126,23 +123,7 @@ func (t *table) flush() error {
 }
 
 // exposureText says who can reach a socket, marking dual-stack listeners.
-func exposureText(s *sockets.Socket) string {
-	switch s.Exposure() {
-	case sockets.Loopback:
-		return "loopback"
-	case sockets.AllInterfaces:
-		switch {
-		case s.DualStack():
-			return "all interfaces (v4+v6)"
-		case s.Local.Addr().Is6():
-			return "all interfaces (v6)"
-		default:
-			return "all interfaces (v4)"
-		}
-	default:
-		return s.Local.Addr().String()
-	}
-}
+func exposureText(s *sockets.Socket) string { return s.ExposureText() }
 
 func exposureStyle(s *sockets.Socket) string {
 	if s.Exposure() == sockets.Loopback {
@@ -152,55 +133,16 @@ func exposureStyle(s *sockets.Socket) string {
 }
 
 // pidsText lists the owners' PIDs: "4242" or "4242,4243".
-func pidsText(s *sockets.Socket) string {
-	if len(s.Owners) == 0 {
-		return "-"
-	}
-	parts := make([]string, len(s.Owners))
-	for i, p := range s.Owners {
-		parts[i] = strconv.Itoa(p.PID)
-	}
-	return strings.Join(parts, ",")
-}
+func pidsText(s *sockets.Socket) string { return s.PIDsText() }
 
 // namesText lists the owners' distinct names.
-func namesText(s *sockets.Socket) string {
-	if len(s.Owners) == 0 {
-		return "-"
-	}
-	var names []string
-	for _, p := range s.Owners {
-		n := p.Name
-		if n == "" {
-			n = "?"
-		}
-		if !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	return strings.Join(names, ",")
-}
+func namesText(s *sockets.Socket) string { return s.NamesText() }
 
 // userOf names the user of a socket: its first owner's, else the socket's uid.
-func userOf(s *sockets.Socket) string {
-	for _, p := range s.Owners {
-		if p.User != "" {
-			return p.User
-		}
-	}
-	if s.UID >= 0 {
-		return procs.UserName(s.UID)
-	}
-	return ""
-}
+func userOf(s *sockets.Socket) string { return s.UserText() }
 
 // commandText is the first owner's command line.
-func commandText(s *sockets.Socket) string {
-	if len(s.Owners) == 0 {
-		return ""
-	}
-	return s.Owners[0].Command()
-}
+func commandText(s *sockets.Socket) string { return s.CommandText() }
 
 // truncate shortens s to n display cells with an ellipsis: a CJK rune or an
 // emoji takes two cells, a combining mark none.
@@ -228,15 +170,4 @@ func sinceText(t, now time.Time) string {
 }
 
 // upText is a short duration: 45s, 12m, 3h, 5d.
-func upText(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%dd", int(d.Hours()/24))
-	}
-}
+func upText(d time.Duration) string { return procs.UptimeText(d) }

@@ -147,9 +147,10 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 	notes := ownerNotes(opts.Notes)
 	req := stop.Request{Signal: opts.Signal, Timeout: opts.Timeout, KillWait: opts.KillWait, DryRun: opts.DryRun}
 	for _, t := range opts.Targets {
-		st, err := killTarget(ctx, t, opts.Resolver)
+		st, err := stop.TargetOf(ctx, t, opts.Resolver)
 		if err != nil {
-			return err
+			return &ExitError{Code: exitUsage, Msg: err.Error(), Err: err,
+				Hint: fmt.Sprintf("name the port alone: homeport kill %d", t.Port)}
 		}
 		req.Targets = append(req.Targets, st)
 	}
@@ -161,28 +162,6 @@ func killRun(ctx context.Context, opts *KillOptions) error {
 		return inventoryError(err)
 	}
 	return k.report(r)
-}
-
-// killTarget turns a target as typed into the engine's: its port, its
-// protocol ("" for a bare port: every protocol), and the listeners that
-// take connections to its address.
-func killTarget(ctx context.Context, t ports.Target, r ports.Resolver) (stop.Target, error) {
-	st := stop.Target{Port: t.Port}
-	if !t.AnyProto {
-		st.Proto = sockets.Proto(t.Proto)
-	}
-	if t.Host == "" {
-		return st, nil
-	}
-	addrs, err := ports.Resolve(ctx, r, t.Host)
-	if err != nil {
-		return st, &ExitError{Code: exitUsage, Msg: fmt.Sprintf("cannot resolve %q: %v", t.Host, err),
-			Hint: fmt.Sprintf("name the port alone: homeport kill %d", t.Port)}
-	}
-	st.Accepts = func(s *sockets.Socket) bool {
-		return slices.ContainsFunc(addrs, s.Takes)
-	}
-	return st, nil
 }
 
 // killer renders one run of kill: the plan (once, before any question),

@@ -30,6 +30,9 @@ type PortsOptions struct {
 	NoOwners bool
 	JSON     bool
 	Verbose  bool
+	// Watch keeps listing: the listeners now, then each change.
+	Watch    bool
+	Interval time.Duration
 
 	Now func() time.Time
 }
@@ -49,13 +52,21 @@ wildcard that also takes IPv4 is marked v4+v6), the port's class, and the
 process(es) holding it.
 
 A terminal gets an aligned table; a pipe gets tab-separated columns without a
-header; --json prints an array of objects with stable field names.`,
+header; --json prints an array of objects with stable field names.
+
+--watch keeps going: it prints the listeners, then a line for each change as
+it happens, "+" for a new socket, "-" for one that closed, "~" for a new
+owner; with --json, one object a line: {"event":"open","socket":{...}}, the
+event "listening" for the sockets there at the start, then "open", "close"
+and "change" (with "previous").`,
 		Example: `  homeport ports                  # every TCP and UDP listener
   homeport ports --exposed        # only those other machines may reach
   homeport ports --port 5432      # who listens on 5432
   homeport ports --process node   # what node listens on
   homeport ports --all --tcp      # every TCP socket, connections too
-  homeport ports --json | jq '.[] | select(.exposure != "loopback")'`,
+  homeport ports --json | jq '.[] | select(.exposure != "loopback")'
+  homeport ports --watch --exposed  # say when a listener appears on the network
+  homeport ports --watch --json | jq -c 'select(.event == "open")'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("port") {
@@ -75,8 +86,14 @@ header; --json prints an array of objects with stable field names.`,
 					return usageErrorf("--pid %d is not a process id", p)
 				}
 			}
+			if cmd.Flags().Changed("interval") && !opts.Watch {
+				return usageErrorf("--interval goes with --watch")
+			}
 			if runF != nil {
 				return runF(opts)
+			}
+			if opts.Watch {
+				return portsWatch(cmd.Context(), opts)
 			}
 			return portsRun(cmd, opts)
 		},
@@ -93,11 +110,13 @@ header; --json prints an array of objects with stable field names.`,
 	fl.BoolVar(&opts.NoOwners, "no-owner", false, "skip finding owning processes (much faster)")
 	fl.BoolVar(&opts.JSON, "json", false, "print JSON")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "say where the sockets were read from")
+	fl.BoolVarP(&opts.Watch, "watch", "w", false, "keep watching: print each socket that opens, closes or changes owner")
+	fl.Var(durationFlag{&opts.Interval}, "interval", "with --watch, how often to look (default 1s)")
 	return cmd
 }
 
-func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
-	shortLived()
+// filter is the inventory filter the flags ask for.
+func (opts *PortsOptions) filter() sockets.Filter {
 	filter := sockets.Filter{TCP: opts.TCP, UDP: opts.UDP, All: opts.All, PIDs: opts.PIDs,
 		Exposed: opts.Exposed, User: opts.User, Process: opts.Process,
 		NoOwners: opts.NoOwners && opts.Process == ""}
@@ -107,6 +126,12 @@ func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
 	if len(filter.Ports) == 1 {
 		filter.Port = filter.Ports[0] // the backend reads that one port only
 	}
+	return filter
+}
+
+func portsRun(cmd *cobra.Command, opts *PortsOptions) error {
+	shortLived()
+	filter := opts.filter()
 	snap, err := opts.Factory.Take(cmd.Context(), filter)
 	if err != nil {
 		return inventoryError(err)

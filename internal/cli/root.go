@@ -143,6 +143,7 @@ Run without a command, it lists listening sockets, like 'homeport ports'.`,
 		NewCmdRoute(f, nil),
 		NewCmdRoutes(f, nil),
 		NewCmdRun(f, nil),
+		NewCmdTop(f, nil),
 		newCmdVersion(f),
 	)
 	return root

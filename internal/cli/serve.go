@@ -31,6 +31,7 @@ type ServeOptions struct {
 	Dir        string
 	Port       int
 	Hosts      []string
+	AllowHosts []string
 	LAN        bool
 	StrictPort bool
 	SPA        bool
@@ -68,15 +69,16 @@ precompressed .br/.gz siblings, gzip for text, and Cache-Control: no-cache.
 
 Security: only files inside DIR are served (symlinks that leave it are 404),
 dotfiles (.git, .env) are hidden unless --dotfiles, requests whose Host is not
-localhost, *.localhost or a loopback address get 403 (DNS rebinding), and
-nothing listens beyond loopback unless --lan, which requires --auth (or
---no-auth).
+localhost, *.localhost or a loopback address get 403 (DNS rebinding) unless
+--allow-host names them, and nothing listens beyond loopback unless --lan,
+which requires --auth (or --no-auth).
 
 The URLs go to stdout, the request log to stderr. Ctrl+C finishes the requests
 in flight and exits 0; a second Ctrl+C exits at once.`,
 		Example: `  homeport serve                     # this folder on http://127.0.0.1:62893
   homeport serve dist --spa --live   # a single-page app, reloading on save
   homeport serve --port 0            # any free port
+  homeport serve --allow-host myapp.test   # a name of your own in /etc/hosts
   homeport serve --lan --auth me:pw  # also on the LAN address, with a QR code`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
@@ -106,6 +108,7 @@ in flight and exits 0; a second Ctrl+C exits at once.`,
 	fl := cmd.Flags()
 	fl.IntVarP(&opts.Port, "port", "p", serve.DefaultPort, "port to listen on (0: any free port)")
 	fl.StringSliceVar(&opts.Hosts, "host", nil, "loopback address to listen on, repeatable (default 127.0.0.1 and ::1)")
+	fl.StringArrayVar(&opts.AllowHosts, "allow-host", nil, "also answer requests whose Host is NAME (a name in /etc/hosts, a proxy's name), repeatable")
 	fl.BoolVar(&opts.LAN, "lan", false, "also listen on this machine's LAN address, and print a QR code")
 	fl.BoolVar(&opts.StrictPort, "strict-port", false, "fail if the port is taken instead of moving to the next free one")
 	fl.BoolVar(&opts.SPA, "spa", false, "answer unknown paths without an extension with /index.html")
@@ -129,6 +132,11 @@ func (o *ServeOptions) validate() error {
 		if err != nil || !a.IsLoopback() {
 			return &ExitError{Code: exitUsage, Msg: fmt.Sprintf("--host %s is not a loopback address", h),
 				Hint: "serve listens beyond loopback only with --lan: homeport serve --lan --auth user:password"}
+		}
+	}
+	for _, h := range o.AllowHosts {
+		if !httpguard.NewHosts(h).Allowed(h) || strings.ContainsAny(h, "*/") {
+			return usageErrorf("--allow-host %q is not a host name or address", h)
 		}
 	}
 	if o.Auth != "" {
@@ -167,10 +175,10 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	stderr := opts.IO.Err
 	hosts := opts.Hosts
 	if len(hosts) == 0 {
-		hosts = serve.DefaultHosts
+		hosts = ports.LoopbackHosts
 	}
 	hosts = expandLocalhost(hosts)
-	allow := httpguard.NewHosts()
+	allow := httpguard.NewHosts(opts.AllowHosts...)
 	var lanURLHost string
 	if opts.LAN {
 		addr, _, err := opts.LANAddr()
@@ -183,26 +191,18 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		lanURLHost = addr.String()
 	}
 
-	lns, port, err := listenServe(ctx, opts, hosts)
-	if err != nil {
-		return err
-	}
-	srv, err := serve.New(serve.Options{
+	run, err := serve.Start(ctx, serve.Options{
 		Dir: opts.Dir, Dotfiles: opts.Dotfiles, SPA: opts.SPA, Live: opts.Live,
 		CORS: opts.CORS, Auth: opts.Auth, Hosts: allow, Log: stderr,
-	})
+	}, listenOptions(opts, hosts))
 	if err != nil {
-		for _, ln := range lns {
-			ln.Close()
-		}
-		return &ExitError{Code: exitFailure, Msg: fmt.Sprintf("cannot serve %s: %v", opts.Dir, err)}
+		return startError(stderr, opts, err)
 	}
-	defer srv.Close()
-	hs := srv.HTTPServer()
-	errc := make(chan error, len(lns))
-	for _, ln := range lns {
-		go func(ln net.Listener) { errc <- hs.Serve(ln) }(ln)
+	printPassed(stderr, run.Passed, run.Port)
+	for _, h := range run.Absent {
+		fmt.Fprintf(stderr, "homeport: note: %s is not available on this machine; not listening there\n", h)
 	}
+	lns, port := run.Listeners, run.Port
 
 	// The URLs are the data: stdout. localhost first, the one to click.
 	urls := []string{fmt.Sprintf("http://localhost:%d/", port)}
@@ -210,7 +210,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		if a, ok := ln.Addr().(*net.TCPAddr); ok && lanURLHost != "" && a.IP.String() == lanURLHost {
 			continue // printed below, with its warning
 		}
-		if u := serve.URL(ln.Addr()); !slices.Contains(urls, u) {
+		if u := fmt.Sprintf("http://%s/", ln.Addr()); !slices.Contains(urls, u) {
 			urls = append(urls, u)
 		}
 	}
@@ -219,7 +219,8 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	for _, m := range []struct {
 		on   bool
 		name string
-	}{{opts.Live, "live reload"}, {opts.SPA, "spa"}, {opts.Dotfiles, "dotfiles"}, {opts.CORS != "", "cors " + opts.CORS}, {opts.Auth != "", "basic auth"}} {
+	}{{opts.Live, "live reload"}, {opts.SPA, "spa"}, {opts.Dotfiles, "dotfiles"}, {opts.CORS != "", "cors " + opts.CORS}, {opts.Auth != "", "basic auth"},
+		{len(opts.AllowHosts) > 0, "also answering Host " + strings.Join(opts.AllowHosts, ", ")}} {
 		if m.on {
 			modes = append(modes, m.name)
 		}
@@ -251,16 +252,15 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	}
 
 	select {
-	case err := <-errc:
-		hs.Close()
+	case err := <-run.Err():
+		run.Close()
 		return &ExitError{Code: exitFailure, Msg: fmt.Sprintf("serving: %v", err)}
 	case <-ctx.Done():
 	}
 	fmt.Fprintln(stderr, "homeport: shutting down, finishing requests in flight (Ctrl+C again to stop at once)")
 	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		hs.Close()
+	if err := run.Shutdown(sctx); err != nil {
 		return &ExitError{Code: exitFailure, Msg: fmt.Sprintf("requests still running after %v were cut off", opts.ShutdownTimeout)}
 	}
 	return nil
@@ -271,7 +271,7 @@ func expandLocalhost(hosts []string) []string {
 	var out []string
 	for _, h := range hosts {
 		if h == "localhost" {
-			for _, d := range serve.DefaultHosts {
+			for _, d := range ports.LoopbackHosts {
 				if !slices.Contains(out, d) {
 					out = append(out, d)
 				}
@@ -286,123 +286,60 @@ func expandLocalhost(hosts []string) []string {
 	return out
 }
 
-// listenServe listens on every host at the wanted port or, when that is
-// taken and --strict-port is not set, at the next port free on all of them.
-// Each taken port is reported with its holder.
-func listenServe(ctx context.Context, opts *ServeOptions, hosts []string) ([]net.Listener, int, error) {
-	port := opts.Port
-	reserved := opts.Reserved
-	if reserved == nil {
-		reserved = ports.SystemReserved()
+// listenOptions is serve's port policy: the port asked for on every host,
+// moving to the next free one unless --strict-port.
+func listenOptions(opts *ServeOptions, hosts []string) ports.ListenOptions {
+	lo := ports.ListenOptions{Hosts: hosts, Port: opts.Port, Move: !opts.StrictPort, Reserved: opts.Reserved}
+	if opts.Factory != nil && opts.Factory.Take != nil {
+		lo.Inventory = opts.Factory.Take
+	} else {
+		lo.Inventory = func(context.Context, sockets.Filter) (*sockets.Snapshot, error) { return nil, sockets.ErrNotSupported }
 	}
-	var excluded []ports.Exclusion // read at the first failure, once
-	exRead := false
-	for tries := 0; ; tries++ {
-		lns, skipped, err := serve.Listen(hosts, port)
-		if err == nil {
-			for _, h := range skipped {
-				fmt.Fprintf(opts.IO.Err, "homeport: note: %s is not available on this machine; not listening there\n", h)
-			}
-			return lns, lns[0].Addr().(*net.TCPAddr).Port, nil
+	return lo
+}
+
+// startError renders what kept serve from starting.
+func startError(stderr io.Writer, opts *ServeOptions, err error) error {
+	var pe *ports.PortError
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &pe):
+		printPassed(stderr, pe.Passed, pe.Port)
+		return portExitError(pe)
+	case errors.As(err, &oe):
+		return &ExitError{Code: exitFailure, Msg: fmt.Sprintf("cannot listen on port %d: %v", opts.Port, err)}
+	}
+	return &ExitError{Code: exitFailure, Msg: fmt.Sprintf("cannot serve %s: %v", opts.Dir, err)}
+}
+
+// printPassed says why each passed port was left, and which port came next.
+func printPassed(w io.Writer, passed []ports.Refusal, last int) {
+	for i, r := range passed {
+		next := last
+		if i+1 < len(passed) {
+			next = passed[i+1].Port
 		}
-		if !exRead {
-			excluded, exRead = excludedRanges(ctx, reserved), true
+		if r.Dynamic != (ports.Range{}) {
+			fmt.Fprintf(w, "homeport: note: %s\n", ports.ExplainDynamic(uint16(r.Port), r.Dynamic))
 		}
-		// A port Windows excludes (Hyper-V, WinNAT, Docker) fails with
-		// "access forbidden", not "in use", and nobody holds it (issue 6).
-		if e, ok := ports.ExcludedAt(excluded, uint16(port)); ok {
-			why := e.Explain(uint16(port))
-			if opts.StrictPort || port >= 65535 || tries == 100 {
-				return nil, 0, &ExitError{Code: exitFailure, Msg: why,
-					Hint: "pick a port outside it: homeport serve --port 0, or a port from `homeport free`, which skips excluded ranges"}
-			}
-			fmt.Fprintf(opts.IO.Err, "homeport: %s; trying %d\n", why, port+1)
-			port++
-			continue
-		}
-		if !serve.IsAddrInUse(err) {
-			return nil, 0, &ExitError{Code: exitFailure, Msg: fmt.Sprintf("cannot listen on port %d: %v", port, err)}
-		}
-		held := holderText(ctx, opts.Factory, port)
-		// No listener to name: inside the dynamic range (62893 is, on
-		// Windows) an outgoing connection may hold the port for a while.
-		dynamic := ""
-		if held == fmt.Sprintf("port %d is taken", port) {
-			dynamic = dynamicText(ctx, reserved, port)
-		}
-		if opts.StrictPort {
-			hint := fmt.Sprintf("free it with 'homeport kill %d' or pick another with --port 0", port)
-			if dynamic != "" {
-				hint = dynamic + "; try again in a moment, or pick another with --port 0"
-			}
-			return nil, 0, &ExitError{Code: exitFailure, Msg: held, Hint: hint}
-		}
-		if dynamic != "" {
-			fmt.Fprintf(opts.IO.Err, "homeport: note: %s\n", dynamic)
-		}
-		if port >= 65535 || tries == 100 {
-			return nil, 0, &ExitError{Code: exitFailure, Msg: held + ", and so are the next ports",
-				Hint: "pick any free port: homeport serve --port 0"}
-		}
-		fmt.Fprintf(opts.IO.Err, "homeport: %s; trying %d\n", held, port+1)
-		port++
+		fmt.Fprintf(w, "homeport: %s; trying %d\n", r, next)
 	}
 }
 
-// excludedRanges returns the TCP ranges the OS keeps from programs; none
-// when they cannot be read.
-func excludedRanges(ctx context.Context, r ports.ReservedRanges) []ports.Exclusion {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	ex, err := r.Excluded(ctx, "tcp")
-	if err != nil {
-		return nil
+// portExitError renders a port serve could not have, with what to do.
+func portExitError(pe *ports.PortError) *ExitError {
+	switch {
+	case pe.Exhausted:
+		return &ExitError{Code: exitFailure, Msg: pe.Error(), Hint: "pick any free port: homeport serve --port 0"}
+	case pe.Kind == ports.Excluded:
+		return &ExitError{Code: exitFailure, Msg: pe.String(),
+			Hint: "pick a port outside it: homeport serve --port 0, or a port from `homeport free`, which skips excluded ranges"}
+	case pe.Dynamic != (ports.Range{}):
+		return &ExitError{Code: exitFailure, Msg: pe.String(),
+			Hint: ports.ExplainDynamic(uint16(pe.Port), pe.Dynamic) + "; try again in a moment, or pick another with --port 0"}
 	}
-	return ex
-}
-
-// dynamicText says that port lies in the OS's dynamic range, from which
-// outgoing connections take their local ports, and "" otherwise.
-func dynamicText(ctx context.Context, r ports.ReservedRanges, port int) string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	dyn, err := r.Dynamic(ctx, "tcp")
-	if err != nil {
-		return ""
-	}
-	return ports.ExplainDynamic(uint16(port), dyn)
-}
-
-// holderText says who holds port: "port 62893 is held by node (pid 4242)",
-// or only that it is taken when the inventory cannot say.
-func holderText(ctx context.Context, f *Factory, port int) string {
-	taken := fmt.Sprintf("port %d is taken", port)
-	if f == nil || f.Take == nil {
-		return taken
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	snap, err := f.Take(ctx, sockets.Filter{Port: uint16(port), TCP: true})
-	if err != nil {
-		return taken
-	}
-	var names []string
-	for i := range snap.Sockets {
-		s := &snap.Sockets[i]
-		if s.State != sockets.Listen {
-			continue
-		}
-		for _, p := range s.Owners {
-			n := fmt.Sprintf("%s (pid %d)", p.Name, p.PID)
-			if !slices.Contains(names, n) {
-				names = append(names, n)
-			}
-		}
-	}
-	if len(names) == 0 {
-		return taken
-	}
-	return fmt.Sprintf("port %d is held by %s", port, strings.Join(names, ", "))
+	return &ExitError{Code: exitFailure, Msg: pe.String(),
+		Hint: fmt.Sprintf("free it with `homeport kill %d` or pick another with --port 0", pe.Port)}
 }
 
 // printQR draws url as a QR code with half-block characters, for a phone.

@@ -63,6 +63,12 @@ func TestServeFlags(t *testing.T) {
 		{"lan with auth", []string{dir, "--lan", "--auth", "me:pw"}, "", nil},
 		{"lan with no-auth", []string{dir, "--lan", "--no-auth"}, "", nil},
 		{"host localhost", []string{dir, "--host", "localhost"}, "", nil},
+		{"allow hosts", []string{dir, "--allow-host", "myapp.test", "--allow-host", "box.lan:8080"}, "", func(o *ServeOptions) bool {
+			return len(o.AllowHosts) == 2 && o.AllowHosts[0] == "myapp.test" && o.AllowHosts[1] == "box.lan:8080"
+		}},
+		{"allow host not a name", []string{dir, "--allow-host", "a b"}, "not a host name", nil},
+		{"allow host wildcard", []string{dir, "--allow-host", "*.test"}, "not a host name", nil},
+		{"allow host empty", []string{dir, "--allow-host", ""}, "not a host name", nil},
 		{"lan without auth", []string{dir, "--lan"}, "needs --auth", nil},
 		{"host beyond loopback", []string{dir, "--host", "0.0.0.0"}, "not a loopback address", nil},
 		{"host lan address", []string{dir, "--host", "192.168.1.2"}, "not a loopback address", nil},
@@ -197,6 +203,32 @@ func TestServeRun(t *testing.T) {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
 		}
+	}
+}
+
+// TestServeAllowHost: a Host named with --allow-host is answered, with or
+// without a port and in any case, and any other name still gets 403.
+func TestServeAllowHost(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte("<h1>hello</h1>"), 0o644)
+	f, _, errb := serveTestFactory()
+	urls, _ := runServe(t, &ServeOptions{IO: f.IO, Factory: f, Dir: dir, Port: 0, Hosts: []string{"127.0.0.1"}, AllowHosts: []string{"myapp.test", "Box.LAN"}})
+	for _, tc := range []struct {
+		host, path string
+		want       int
+	}{
+		{"myapp.test", "index.html", 200},
+		{"myapp.test:8080", "", 200},
+		{"box.lan", "index.html", 200},
+		{"other.test", "index.html", 403},
+		{"myapp.test.evil", "", 403},
+	} {
+		if code, _ := httpGet(t, urls[0]+tc.path, tc.host); code != tc.want {
+			t.Errorf("GET /%s with Host %s = %d; want %d", tc.path, tc.host, code, tc.want)
+		}
+	}
+	if !strings.Contains(errb.String(), "also answering Host myapp.test, Box.LAN") {
+		t.Errorf("stderr does not name the allowed hosts:\n%s", errb)
 	}
 }
 

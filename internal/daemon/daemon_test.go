@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -227,7 +228,9 @@ func TestPortHeldNamesHolder(t *testing.T) {
 	if !errors.As(err, &pe) {
 		t.Fatalf("Run on a held port = %v; want a PortHeldError", err)
 	}
-	if pe.Port != h.port || len(pe.Holders) != 1 || pe.Holders[0].PID != h.cmd.Process.Pid {
+	// Another test may listen on the same number on ::1: the child must be
+	// among the holders named.
+	if pe.Port != h.port || !slices.ContainsFunc(pe.Holders, func(o Holder) bool { return o.PID == h.cmd.Process.Pid }) {
 		t.Errorf("PortHeldError = %+v; want port %d held by pid %d", pe, h.port, h.cmd.Process.Pid)
 	}
 	if !strings.Contains(pe.Error(), fmt.Sprintf("(pid %d)", h.cmd.Process.Pid)) {
@@ -278,8 +281,10 @@ func TestKillAPI(t *testing.T) {
 	good := stale
 	good.Started = *o.Started
 	code, res = post(t, c, good)
-	if code != http.StatusOK || !res.Freed || len(res.Outcomes) != 1 || res.Outcomes[0].Kind != "exited" {
-		t.Fatalf("kill = %d %+v; want 200, freed, exited", code, res)
+	// Kill answers once the port is free; the child may still be exiting.
+	if code != http.StatusOK || !res.Freed || len(res.Outcomes) != 1 ||
+		(res.Outcomes[0].Kind != "exited" && res.Outcomes[0].Kind != "stopped-listening") {
+		t.Fatalf("kill = %d %+v; want 200, freed, exited or stopped listening", code, res)
 	}
 	select {
 	case <-h.done:

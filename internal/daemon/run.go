@@ -11,14 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"homeport/internal/dashboard"
+	"homeport/internal/ports"
 	"homeport/internal/router"
-	"homeport/internal/sockets"
 )
 
 var errLocked = errors.New("locked by another process")
@@ -233,52 +232,24 @@ func Run(ctx context.Context, opts Options) error {
 	return nil
 }
 
-// listen opens 127.0.0.1:port and [::1]:port. A machine without IPv6
-// loopback gets the IPv4 one alone.
+// listen opens 127.0.0.1:port and [::1]:port through the port policy that
+// serve shares (ports.Listen), without moving: a machine without IPv6
+// loopback gets the IPv4 one alone, and a port in use is a *PortHeldError
+// naming its holders.
 func listen(ctx context.Context, port int) ([]net.Listener, error) {
-	var lns []net.Listener
-	for _, host := range []string{"127.0.0.1", "::1"} {
-		addr := net.JoinHostPort(host, strconv.Itoa(port))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			if host == "::1" && !inUse(err) {
-				continue // no IPv6 loopback here
-			}
-			closeAll(lns)
-			if inUse(err) {
-				return nil, &PortHeldError{Port: port, Holders: holders(ctx, port), Err: err}
-			}
-			return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	l, err := ports.Listen(ctx, ports.ListenOptions{Port: port})
+	var pe *ports.PortError
+	switch {
+	case errors.As(err, &pe) && pe.Kind == ports.Held:
+		hs := make([]Holder, len(pe.Owners))
+		for i, o := range pe.Owners {
+			hs[i] = Holder{PID: o.PID, Name: o.Name}
 		}
-		lns = append(lns, ln)
+		return nil, &PortHeldError{Port: port, Holders: hs, Err: err}
+	case err != nil:
+		return nil, fmt.Errorf("listening on port %d: %w", port, err)
 	}
-	return lns, nil
-}
-
-func inUse(err error) bool {
-	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use") ||
-		strings.Contains(err.Error(), "Only one usage of each socket address")
-}
-
-// holders names the processes listening on port.
-func holders(ctx context.Context, port int) []Holder {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	snap, err := sockets.Take(ctx, sockets.Filter{Port: uint16(port), TCP: true})
-	if err != nil {
-		return nil
-	}
-	seen := map[int]bool{}
-	var hs []Holder
-	for _, s := range snap.Sockets {
-		for _, o := range s.Owners {
-			if !seen[o.PID] {
-				seen[o.PID] = true
-				hs = append(hs, Holder{PID: o.PID, Name: o.Name})
-			}
-		}
-	}
-	return hs
+	return l.Listeners, nil
 }
 
 func closeAll(lns []net.Listener) {

@@ -328,6 +328,50 @@ func TestEventsStream(t *testing.T) {
 	wait("close event", func(ev, d string) bool {
 		return ev == "change" && strings.Contains(d, `"event":"close"`) && strings.Contains(d, local)
 	})
+
+	// A page that reconnects starts again from a fresh snapshot, which
+	// holds the listeners of now.
+	ln2, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln2.Close()
+	local2 := `"local":"` + ln2.Addr().String() + `"`
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r2, _ := http.NewRequest("GET", base+"/api/v1/events", nil)
+		r2.Header.Set(TokenHeader, testToken)
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+		resp2, err := http.DefaultClient.Do(r2.WithContext(ctx2))
+		if err != nil {
+			cancel2()
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(resp2.Body)
+		sc.Buffer(make([]byte, 1<<20), 16<<20)
+		var first, data string
+		for sc.Scan() {
+			line := sc.Text()
+			if v, ok := strings.CutPrefix(line, "event: "); ok && first == "" {
+				first = v
+			} else if v, ok := strings.CutPrefix(line, "data: "); ok {
+				data = v
+				break
+			}
+		}
+		resp2.Body.Close()
+		cancel2()
+		if first != "snapshot" {
+			t.Fatalf("a new stream starts with %q; want snapshot", first)
+		}
+		if strings.Contains(data, local2) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot holds %s after 30s", ln2.Addr())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // TestPortsMatchesCLIFields checks the API's socket fields against the

@@ -1,6 +1,7 @@
 // Package ports knows about port numbers: their classes, the targets users
 // type (`3000`, `[::1]:3000`, `http://localhost:3000/health`), picking free
-// ports and waiting for them.
+// ports and waiting for them, and the port policy of homeport's own servers
+// (Listen: take a port, name who holds it, move on or say so).
 package ports
 
 // Class is the IANA class of a port number (RFC 6335, section 6).

@@ -153,7 +153,7 @@ func (r *Router) describe(f *failure, port string) (title, detail, hint string) 
 			"add a route with: homeport route add NAME PORT"
 	case failUnknown:
 		return fmt.Sprintf("no route named %q", f.name), "",
-			fmt.Sprintf("start the app with: homeport run %s -- COMMAND, or route a running one with: homeport route add %s PORT", safeName(f.name), safeName(f.name))
+			fmt.Sprintf("route the app's port to this name with: homeport route add %s PORT", safeName(f.name))
 	case failRefused:
 		return "bad gateway: " + rt.Name + " is not answering",
 			fmt.Sprintf("route %s goes to port %d, but nothing listens on 127.0.0.1:%d or [::1]:%d", rt.Name, rt.Port, rt.Port, rt.Port),

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -17,19 +18,30 @@ import (
 // HTTPServer serves a Server's HTTP. It answers the common request of a dev
 // server — a keep-alive GET or HEAD of a small file that is in the cache —
 // on a short path of its own: the request is parsed by net/http's own
-// parser, and the answer written from the cache entry's ready headers in
-// one write. That path skips what makes net/http's per-request cost twice
-// nginx's (a goroutine and two deadline changes per request, a context,
-// header maps and sorting). Everything else — other methods, bodies,
-// ranges, folders, errors, live-reload streams, auth, CORS, HTTP/1.0,
-// oversized or malformed heads — is handed, with the bytes already read, to
-// a net/http.Server that keeps the connection from then on. The two paths
+// parser, and the answer written from the cache entry's ready headers.
+// Answers to pipelined requests are batched and sent when the short path
+// has no whole request left to answer, before it waits for the client.
+// That path skips what makes net/http's per-request cost twice nginx's (a
+// goroutine and two deadline changes per request, a context, header maps
+// and sorting). Everything else — other methods, bodies, ranges, folders,
+// errors, live-reload streams, auth, CORS, HTTP/1.0, oversized or
+// malformed heads — is handed, with the bytes already read, to a
+// net/http.Server that keeps the connection from then on. The two paths
 // share the resolver, the cache and the checks, so they answer alike.
 type HTTPServer struct {
 	// HTTP is the net/http.Server that takes every request the short path
-	// does not; its limits (ReadHeaderTimeout, IdleTimeout, MaxHeaderBytes)
-	// are the short path's too.
+	// does not; its ReadHeaderTimeout, IdleTimeout (each falling back to
+	// ReadTimeout when 0, and no limit when that is 0 too, as net/http
+	// reads them) and MaxHeaderBytes are the short path's too.
 	HTTP *http.Server
+
+	// WriteTimeout closes a connection whose client takes none of a write
+	// for this long, on either path: a client that pipelines requests and
+	// never reads would otherwise keep its goroutine, and Shutdown, waiting
+	// forever. Large files are written in pieces (see writeChunk), each
+	// with its own deadline, so a slow download is not cut while it moves.
+	// 0 means no limit.
+	WriteTimeout time.Duration
 
 	s       *Server
 	handoff *connQueue
@@ -46,10 +58,85 @@ type HTTPServer struct {
 	once    sync.Once
 }
 
-// fastConn is one connection on the short path.
+// writeChunk is how much of a large file is sent under one write
+// deadline at first; pieces double, up to maxWriteChunk, while the client
+// takes each in well under the timeout.
+const (
+	writeChunk    = 256 << 10
+	maxWriteChunk = 4 << 20
+)
+
+// fastConn is one connection on the short path. It sits between the
+// connection and the short path's buffers: reads flush the answers
+// buffered so far, writes carry the write deadline.
 type fastConn struct {
 	c    net.Conn
 	idle atomic.Bool // waiting for the next request
+
+	// Owned by the connection's goroutine.
+	bw       *bufio.Writer
+	wto      time.Duration
+	rdl, wdl time.Time // the deadlines last set
+}
+
+// Read flushes the answers buffered in bw before it reads from the
+// connection: whatever the client sent behind a request (a stray CRLF, the
+// first bytes of the next request), the answer never waits for it.
+func (fc *fastConn) Read(p []byte) (int, error) {
+	if fc.bw.Buffered() > 0 {
+		if err := fc.bw.Flush(); err != nil {
+			return 0, err
+		}
+	}
+	return fc.c.Read(p)
+}
+
+// Write writes p under the write deadline, which it moves on once it is
+// older than its slack.
+func (fc *fastConn) Write(p []byte) (int, error) {
+	if fc.wto > 0 {
+		if now := time.Now(); fc.wdl.Sub(now) < fc.wto-slack(fc.wto) {
+			fc.wdl = now.Add(fc.wto)
+			fc.c.SetWriteDeadline(fc.wdl)
+		}
+	}
+	return fc.c.Write(p)
+}
+
+// setReadDeadline sets the read deadline to t (zero: none), unless t is
+// later than the one set by less than its slack: a deadline change costs
+// a timer update, and a keep-alive connection would pay it on every
+// request to move its idle deadline by microseconds.
+func (fc *fastConn) setReadDeadline(t time.Time, d time.Duration) {
+	if t.Equal(fc.rdl) || (!t.IsZero() && !fc.rdl.IsZero() && t.After(fc.rdl) && t.Sub(fc.rdl) < slack(d)) {
+		return
+	}
+	fc.rdl = t
+	fc.c.SetReadDeadline(t)
+}
+
+// slack is how stale a deadline of d may grow before it is set again: a
+// second, or a quarter of short ones.
+func slack(d time.Duration) time.Duration { return min(time.Second, d/4) }
+
+// deadline is t+d, or no deadline (the zero time) when d is not positive,
+// as net/http reads its timeouts.
+func deadline(t time.Time, d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return t.Add(d)
+}
+
+// headDeadline is when a request head must be complete: for the first
+// request of a connection, ReadHeaderTimeout after it was accepted (waiting
+// for the first byte counts, as in net/http); for the next ones,
+// ReadHeaderTimeout after their first byte arrived.
+func headDeadline(first bool, accepted, firstByte time.Time, rht time.Duration) time.Time {
+	if first {
+		return deadline(accepted, rht)
+	}
+	return deadline(firstByte, rht)
 }
 
 func newHTTPServer(s *Server, hs *http.Server) *HTTPServer {
@@ -57,7 +144,10 @@ func newHTTPServer(s *Server, hs *http.Server) *HTTPServer {
 }
 
 // Serve accepts connections on ln until Shutdown or Close, like
-// http.Server.Serve, and returns http.ErrServerClosed then.
+// http.Server.Serve, and returns http.ErrServerClosed then. Failures that
+// pass (out of file descriptors or buffers, a connection reset before it
+// was accepted) are retried with a backoff of up to a second, as net/http
+// does.
 func (f *HTTPServer) Serve(ln net.Listener) error {
 	f.once.Do(func() { go f.HTTP.Serve(f.handoff) })
 	f.mu.Lock()
@@ -75,9 +165,7 @@ func (f *HTTPServer) Serve(ln net.Listener) error {
 			if f.closing.Load() {
 				return http.ErrServerClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
-				// Out of file descriptors and the like: wait, as net/http does.
+			if acceptRetryable(err) {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				time.Sleep(delay)
 				continue
@@ -85,7 +173,7 @@ func (f *HTTPServer) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		fc := &fastConn{c: c}
+		fc := &fastConn{c: c, wto: f.WriteTimeout}
 		f.mu.Lock()
 		if f.closing.Load() {
 			f.mu.Unlock()
@@ -95,45 +183,67 @@ func (f *HTTPServer) Serve(ln net.Listener) error {
 		f.conns[fc] = struct{}{}
 		f.wg.Add(1)
 		f.mu.Unlock()
-		go f.serveConn(fc)
+		go f.serveConn(fc, time.Now())
 	}
+}
+
+// acceptRetryable reports an Accept error that passes: a timeout, a lack
+// of file descriptors, buffers or memory, or a connection that went away
+// before it was accepted.
+func acceptRetryable(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range [...]syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	// What else the net package calls temporary (Winsock's numbers).
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
 }
 
 // Shutdown stops accepting, lets requests in flight finish, closes idle
 // connections, and waits until all are gone or ctx ends, like
-// http.Server.Shutdown.
+// http.Server.Shutdown. The short path's connections go first, while
+// net/http still takes what they hand over (a request already read that
+// needs a 404 or a folder), then net/http's.
 func (f *HTTPServer) Shutdown(ctx context.Context) error {
 	f.stopAccepting()
-	err := f.HTTP.Shutdown(ctx)
+	err := f.drain(ctx)
+	if herr := f.HTTP.Shutdown(ctx); err == nil {
+		err = herr
+	}
 	f.handoff.Close() // in case net/http never served it
-	done := make(chan struct{})
-	go func() {
-		for {
-			f.mu.Lock()
-			for fc := range f.conns {
-				if fc.idle.Load() {
-					fc.c.SetReadDeadline(time.Now())
-				}
-			}
-			n := len(f.conns)
-			f.mu.Unlock()
-			if n == 0 {
-				close(done)
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(10 * time.Millisecond):
+	return err
+}
+
+// drain waits until the short path has no connection left, closing each
+// one as soon as it waits for a request.
+func (f *HTTPServer) drain(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		f.mu.Lock()
+		for fc := range f.conns {
+			if fc.idle.Load() {
+				fc.c.SetReadDeadline(time.Now())
 			}
 		}
-	}()
-	select {
-	case <-done:
-		f.wg.Wait()
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+		n := len(f.conns)
+		f.mu.Unlock()
+		if n == 0 {
+			f.wg.Wait()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
 	}
 }
 
@@ -169,17 +279,34 @@ func (f *HTTPServer) forget(fc *fastConn) {
 	f.wg.Done()
 }
 
+// idleTimeout and readHeaderTimeout read net/http's limits as net/http
+// does: 0 falls back to ReadTimeout.
+func idleTimeout(hs *http.Server) time.Duration {
+	if hs.IdleTimeout != 0 {
+		return hs.IdleTimeout
+	}
+	return hs.ReadTimeout
+}
+
+func readHeaderTimeout(hs *http.Server) time.Duration {
+	if hs.ReadHeaderTimeout != 0 {
+		return hs.ReadHeaderTimeout
+	}
+	return hs.ReadTimeout
+}
+
 var fastWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8<<10) }}
 var headReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
 
-// serveConn runs one connection's short path until the connection closes or
-// a request needs net/http.
-func (f *HTTPServer) serveConn(fc *fastConn) {
+// serveConn runs one connection's short path until the connection closes,
+// Shutdown asks, or a request needs net/http.
+func (f *HTTPServer) serveConn(fc *fastConn, accepted time.Time) {
 	c := fc.c
 	handed := false
-	br := bufio.NewReaderSize(c, 4<<10)
 	bw := fastWriters.Get().(*bufio.Writer)
-	bw.Reset(c)
+	bw.Reset(fc)
+	fc.bw = bw
+	br := bufio.NewReaderSize(fc, 4<<10)
 	defer func() {
 		if !handed {
 			bw.Flush() // answers to pipelined requests still buffered
@@ -190,6 +317,7 @@ func (f *HTTPServer) serveConn(fc *fastConn) {
 		f.forget(fc)
 	}()
 	hs := f.HTTP
+	idle, rht := idleTimeout(hs), readHeaderTimeout(hs)
 	var head []byte
 	for first := true; ; first = false {
 		// Waiting for a request: Shutdown may close the connection now.
@@ -197,25 +325,24 @@ func (f *HTTPServer) serveConn(fc *fastConn) {
 		if f.closing.Load() {
 			return
 		}
-		wait := hs.IdleTimeout
 		if first {
-			wait = hs.ReadHeaderTimeout
+			fc.setReadDeadline(headDeadline(true, accepted, time.Time{}, rht), rht)
+		} else {
+			fc.setReadDeadline(deadline(time.Now(), idle), idle)
 		}
-		c.SetReadDeadline(time.Now().Add(wait))
 		if _, err := br.Peek(1); err != nil {
 			return
 		}
 		fc.idle.Store(false)
-		// The head must be complete within ReadHeaderTimeout of its first
-		// byte; one that came in whole needs no new deadline.
-		if buf, _ := br.Peek(br.Buffered()); buf[0] == '\r' || buf[0] == '\n' || !bytes.Contains(buf, []byte("\r\n\r\n")) {
-			c.SetReadDeadline(time.Now().Add(hs.ReadHeaderTimeout))
+		// A head that came in whole needs no new deadline.
+		if buf, _ := br.Peek(br.Buffered()); !first && (buf[0] == '\r' || buf[0] == '\n' || !bytes.Contains(buf, []byte("\r\n\r\n"))) {
+			fc.setReadDeadline(headDeadline(false, accepted, time.Now(), rht), rht)
 		}
 		var err error
 		head, err = readHead(br, head[:0], hs.MaxHeaderBytes)
 		if err == errHeadTooLarge {
-			c.SetReadDeadline(time.Time{})
-			handed = f.handOff(c, br, head)
+			f.handOff(fc, br, head)
+			handed = true
 			return
 		}
 		if err != nil {
@@ -224,37 +351,36 @@ func (f *HTTPServer) serveConn(fc *fastConn) {
 		r, ok := parseHead(head)
 		if ok && f.s.fastServe(bw, r) {
 			f.fastServed.Add(1)
-		} else {
-			if bw.Buffered() > 0 && bw.Flush() != nil {
-				return
-			}
-			c.SetReadDeadline(time.Time{})
-			handed = f.handOff(c, br, head)
+			continue
+		}
+		if bw.Buffered() > 0 && bw.Flush() != nil {
 			return
 		}
-		if br.Buffered() == 0 {
-			// Nothing pipelined behind: send now.
-			if bw.Flush() != nil {
-				return
-			}
-		}
+		f.handOff(fc, br, head)
+		handed = true
+		return
 	}
 }
 
-// handOff gives c to net/http with what was read of it so far: the head of
-// the current request and anything buffered behind it.
-func (f *HTTPServer) handOff(c net.Conn, br *bufio.Reader, head []byte) bool {
+// handOff gives the connection to net/http with what was read of it so
+// far: the head of the current request and anything buffered behind it.
+func (f *HTTPServer) handOff(fc *fastConn, br *bufio.Reader, head []byte) {
+	fc.c.SetReadDeadline(time.Time{})
 	buffered, _ := br.Peek(br.Buffered())
 	pre := make([]byte, 0, len(head)+len(buffered))
 	pre = append(append(pre, head...), buffered...)
-	return f.handoff.push(&prefixConn{Conn: c, pre: pre})
+	f.handoff.push(&prefixConn{Conn: fc.c, pre: pre, wto: fc.wto})
 }
 
 var errHeadTooLarge = errors.New("request head too large")
 
-// readHead reads one request head, through the blank line, appending to
-// buf. It stops with errHeadTooLarge past max bytes. Leading blank lines
-// before a request line are kept (net/http skips them).
+// readHead reads one request head, through the blank line that ends it,
+// appending to buf, and so consumes exactly the bytes http.ReadRequest
+// consumes from a head it accepts (FuzzReadHeadMatchesNetHTTP). It stops
+// with errHeadTooLarge past max bytes. Blank lines before the request line
+// are kept in the head: parseHead then refuses it, and net/http, which is
+// handed the same bytes, answers as it would (400, or skips them after a
+// POST).
 func readHead(br *bufio.Reader, buf []byte, max int) ([]byte, error) {
 	lines := 0
 	lineStart := len(buf)
@@ -337,7 +463,7 @@ func (s *Server) fastServe(bw *bufio.Writer, r *http.Request) bool {
 	body, etag := e.body, e.etag[0]
 	clen := e.clen[0]
 	gz := false
-	if e.canGzip && accepts(ae, "gzip") {
+	if e.canGzip && acceptsEncoding(ae, "gzip") {
 		if z := e.gzipped(); z != nil {
 			body, etag, clen, gz = z, e.gzETag[0], e.gzLen[0], true
 		}
@@ -384,7 +510,7 @@ func (s *Server) hasSibling(name string, ae []string) bool {
 		return false
 	}
 	for _, enc := range [...][2]string{{"br", ".br"}, {"gzip", ".gz"}} {
-		if accepts(ae, enc[0]) {
+		if acceptsEncoding(ae, enc[0]) {
 			if fi, err := s.root.Stat(name + enc[1]); err == nil && fi.Mode().IsRegular() {
 				return true
 			}
@@ -413,10 +539,18 @@ type cachedDate struct {
 var dateCache atomic.Pointer[cachedDate]
 
 // prefixConn is a connection handed to net/http: reads return the bytes
-// already read first.
+// already read first, and writes carry HTTPServer.WriteTimeout.
 type prefixConn struct {
 	net.Conn
 	pre []byte
+	wto time.Duration
+}
+
+func (c *prefixConn) Write(p []byte) (int, error) {
+	if c.wto > 0 {
+		c.Conn.SetWriteDeadline(time.Now().Add(c.wto))
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) {
@@ -428,12 +562,41 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-// ReadFrom keeps sendfile working for net/http's responses.
+// ReadFrom keeps sendfile working for net/http's responses. Under a write
+// timeout it sends a piece at a time, each under its own deadline, so that
+// a download is cut only when the client stops taking it. The chunks
+// are io.LimitedReaders over the file itself: sendfile sees through one
+// of them, not two.
 func (c *prefixConn) ReadFrom(r io.Reader) (int64, error) {
-	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+	rf, ok := c.Conn.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{c}, r)
+	}
+	if c.wto <= 0 {
 		return rf.ReadFrom(r)
 	}
-	return io.Copy(c.Conn, r)
+	lr, ok := r.(*io.LimitedReader)
+	if !ok {
+		lr = &io.LimitedReader{R: r, N: math.MaxInt64}
+	}
+	var total int64
+	size := int64(writeChunk)
+	for lr.N > 0 {
+		chunk := &io.LimitedReader{R: lr.R, N: min(lr.N, size)}
+		start := time.Now()
+		c.Conn.SetWriteDeadline(start.Add(c.wto))
+		n, err := rf.ReadFrom(chunk)
+		total += n
+		lr.N -= n
+		if err != nil || chunk.N > 0 { // failed, or the reader ended first
+			return total, err
+		}
+		// A client that keeps up gets larger pieces: fewer sendfile calls.
+		if size < maxWriteChunk && time.Since(start) < c.wto/4 {
+			size *= 2
+		}
+	}
+	return total, nil
 }
 
 // CloseWrite lets net/http half-close as it does on its own connections.
@@ -456,15 +619,13 @@ func newConnQueue() *connQueue {
 	return &connQueue{ch: make(chan net.Conn), done: make(chan struct{})}
 }
 
-// push hands c over; it reports false (and closes c) once the queue is
-// closed.
-func (q *connQueue) push(c net.Conn) bool {
+// push hands c over, or closes it once the queue is closed: either way c
+// is no longer the caller's.
+func (q *connQueue) push(c net.Conn) {
 	select {
 	case q.ch <- c:
-		return true
 	case <-q.done:
 		c.Close()
-		return true
 	}
 }
 

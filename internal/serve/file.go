@@ -61,7 +61,7 @@ func serveEntry(w http.ResponseWriter, r *http.Request, e *entry, ae []string) {
 	var gz []byte
 	if e.canGzip {
 		varyAE(h)
-		if accepts(ae, "gzip") {
+		if acceptsEncoding(ae, "gzip") {
 			gz = e.gzipped()
 		}
 	}
@@ -110,7 +110,7 @@ func (s *Server) serveLarge(w http.ResponseWriter, r *http.Request, name string,
 	etag := makeETag(fi)
 	if compressible(ctype) {
 		varyAE(h)
-		if accepts(ae, "gzip") && r.Header["Range"] == nil && r.Header["If-Match"] == nil && r.Header["If-Unmodified-Since"] == nil {
+		if acceptsEncoding(ae, "gzip") && r.Header["Range"] == nil && r.Header["If-Match"] == nil && r.Header["If-Unmodified-Since"] == nil {
 			etag = etag[:len(etag)-1] + `-gz"`
 			h.Set("Etag", etag)
 			h.Set("Last-Modified", fi.ModTime().UTC().Format(http.TimeFormat))
@@ -151,7 +151,7 @@ func (s *Server) serveSibling(w http.ResponseWriter, r *http.Request, name strin
 		token, ext string
 		hdr        []string
 	}{{"br", ".br", hdrBr}, {"gzip", ".gz", hdrGzip}} {
-		if !accepts(ae, enc.token) {
+		if !acceptsEncoding(ae, enc.token) {
 			continue
 		}
 		f, fi, err := open(s.root, name+enc.ext)
@@ -206,9 +206,9 @@ func notModified(r *http.Request, etag string, mod time.Time) bool {
 	return false
 }
 
-// accepts reports whether an Accept-Encoding header takes token, with a
+// acceptsEncoding reports whether an Accept-Encoding header takes token, with a
 // q-value above zero.
-func accepts(ae []string, token string) bool {
+func acceptsEncoding(ae []string, token string) bool {
 	for _, v := range ae {
 		for part := range strings.SplitSeq(v, ",") {
 			name, params, _ := strings.Cut(part, ";")

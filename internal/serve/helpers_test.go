@@ -52,21 +52,30 @@ type testServer struct {
 
 func start(t testing.TB, opts Options) *testServer {
 	t.Helper()
+	return startTuned(t, opts, nil)
+}
+
+// startTuned is start with tune applied to the HTTPServer before it serves.
+func startTuned(t testing.TB, opts Options, tune func(*HTTPServer)) *testServer {
+	t.Helper()
 	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lns, _, err := Listen([]string{"127.0.0.1"}, 0)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := s.HTTPServer()
+	if tune != nil {
+		tune(hs)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		hs.Serve(lns[0])
+		hs.Serve(ln)
 	}()
-	ts := &testServer{Server: s, URL: "http://" + lns[0].Addr().String(), Addr: lns[0].Addr().String(), hs: hs}
+	ts := &testServer{Server: s, URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(), hs: hs}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

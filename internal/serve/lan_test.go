@@ -98,22 +98,3 @@ func TestVirtual(t *testing.T) {
 		}
 	}
 }
-
-func TestListenTakenAndAny(t *testing.T) {
-	lns, _, err := Listen([]string{"127.0.0.1", "::1"}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := lns[0].Addr().(*net.TCPAddr).Port
-	for _, ln := range lns {
-		if ln.Addr().(*net.TCPAddr).Port != port {
-			t.Errorf("Listen(port 0) gave %v and %v; want one port", lns[0].Addr(), ln.Addr())
-		}
-		defer ln.Close()
-	}
-	// The same port again is in use, and nothing stays open.
-	_, _, err = Listen([]string{"127.0.0.1"}, port)
-	if !IsAddrInUse(err) {
-		t.Errorf("Listen on a taken port = %v; want address in use", err)
-	}
-}

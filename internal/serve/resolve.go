@@ -10,7 +10,8 @@ import (
 	"unicode/utf8"
 )
 
-// Errors of the path resolver. They map to statuses in one place (statusOf).
+// Errors of the path resolver. They map to statuses in one place
+// (Server.fail).
 var (
 	errBadPath = errors.New("bad path")
 	errHidden  = errors.New("hidden dotfile")
@@ -24,7 +25,8 @@ var (
 // judged in one place. It refuses rather than repairs anything odd: a path
 // that does not start with "/", a NUL, a backslash (a separator on Windows),
 // bytes that are not UTF-8 (overlong encodings of "." and "/" among them),
-// on Windows another name for a file (see windowsAlias), and, unless dotfiles is set, any segment that starts with "." (.git, .env).
+// on Windows another name for a file (see windowsAlias), and, unless
+// dotfiles is set, any segment that starts with "." (.git, .env).
 // ".." segments are folded by path.Clean against the root, never above it;
 // escape through symlinks is stopped later by os.Root itself.
 func cleanPath(urlPath string, dotfiles bool) (string, error) {

@@ -16,10 +16,11 @@
 //     "Accept: application/json"). Redirects to add a trailing slash are
 //     relative, never "//host" URLs.
 //
-// The caller listens (see Listen) and serves with the HTTPServer that
-// HTTPServer returns: a short path for cached small files in front of a
-// net/http.Server, both with the header, idle and size limits that keep slow
-// or abandoned connections from piling up.
+// The caller listens (ports.Listen, which names the holder of a taken port)
+// and serves with the HTTPServer that Server.HTTPServer returns: a short
+// path for cached small files in front of a net/http.Server, both with the
+// header, idle, write and size limits that keep slow or abandoned
+// connections from piling up.
 package serve
 
 import (
@@ -54,6 +55,10 @@ const (
 	IdleTimeout = 120 * time.Second
 	// MaxHeaderBytes bounds request headers.
 	MaxHeaderBytes = 64 << 10
+	// WriteTimeout closes connections whose client takes none of a
+	// response for this long: one that pipelines and never reads (see
+	// HTTPServer.WriteTimeout).
+	WriteTimeout = 10 * time.Second
 )
 
 // Options configure a Server. The zero value (but for Dir) is the default.
@@ -82,9 +87,9 @@ type Options struct {
 	// Debounce is how long live reload waits for a burst of changes to end
 	// (default 100ms).
 	Debounce time.Duration
-	// ReadHeaderTimeout, when not zero, replaces the default
-	// ReadHeaderTimeout; tests shorten it.
-	ReadHeaderTimeout time.Duration
+	// ReadHeaderTimeout and WriteTimeout, when not zero, replace the
+	// defaults of the same names; tests change them.
+	ReadHeaderTimeout, WriteTimeout time.Duration
 }
 
 // Server serves one folder. Make it with New, close it with Close.
@@ -185,7 +190,12 @@ func (s *Server) HTTPServer() *HTTPServer {
 	if s.live != nil {
 		hs.RegisterOnShutdown(s.live.hub.close)
 	}
-	return newHTTPServer(s, hs)
+	f := newHTTPServer(s, hs)
+	f.WriteTimeout = WriteTimeout
+	if s.opts.WriteTimeout > 0 {
+		f.WriteTimeout = s.opts.WriteTimeout
+	}
+	return f
 }
 
 // connKey is the request-context key of the request's connection.
@@ -208,6 +218,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		// A body, which no request to a static server needs, ends the
+		// connection: should a proxy in front frame it differently (both
+		// Content-Length and Transfer-Encoding, RFC 9112 section 6.1), what
+		// it takes for the next request is never answered here.
+		w.Header().Set("Connection", "close")
+	}
 	if !s.hosts.Allowed(r.Host) {
 		httpguard.Forbid(w, r)
 		return

@@ -2,12 +2,17 @@ package sockets
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"homeport/internal/procs"
 )
@@ -23,6 +28,15 @@ type trackerState struct {
 	shared  map[string]ownerGroup  // owner sets by "pid,start;..." key
 	hidden  int
 
+	// Kept between takes so that a poll allocates little more than the
+	// snapshot it returns: the netlink buffer and the sockets read into it,
+	// which never leave the Tracker (the snapshot is a sorted copy).
+	buf     []byte
+	scratch []Socket
+
+	spareSeen   map[int]bool
+	spareOwners map[uint64][]int
+
 	// What the last take read, for tests and benchmarks: fd directories
 	// read, and whether every process was scanned.
 	scanned int
@@ -33,7 +47,7 @@ func (t *trackerState) take(ctx context.Context, f Filter) (*Snapshot, error) {
 	if t.impl == nil {
 		t.impl = &linuxImpl{procRoot: "/proc"}
 	}
-	socks, source, fallback, err := t.impl.inventory(ctx, &f)
+	socks, source, fallback, err := t.inventory(ctx, &f)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +69,12 @@ func (t *trackerState) fill(ctx context.Context, socks []Socket) error {
 	}
 	slices.Sort(pids)
 	first := t.seen == nil
-	now := make(map[int]bool, len(pids))
+	// The maps of the take before last are cleared and reused.
+	now := t.spareSeen
+	if now == nil {
+		now = make(map[int]bool, len(pids))
+	}
+	clear(now)
 	var fresh []int
 	for _, pid := range pids {
 		now[pid] = true
@@ -165,7 +184,7 @@ func (t *trackerState) fill(ctx context.Context, socks []Socket) error {
 		}
 	}
 	t.orphans = orphans
-	t.seen = now
+	t.seen, t.spareSeen = now, t.seen
 	t.apply(socks, hits)
 	return nil
 }
@@ -202,7 +221,11 @@ func (t *trackerState) apply(socks []Socket, hits []ownerHit) {
 		return a.pid - b.pid
 	})
 	hits = slices.Compact(hits)
-	owners := make(map[uint64][]int, len(socks))
+	owners := t.spareOwners
+	if owners == nil {
+		owners = make(map[uint64][]int, len(socks))
+	}
+	clear(owners)
 	live := make(map[int]*procs.Process, len(t.procs))
 	shared := make(map[string]ownerGroup, len(t.shared))
 	fact := func(pid int) *procs.Process {
@@ -253,7 +276,7 @@ func (t *trackerState) apply(socks []Socket, hits []ownerHit) {
 		}
 		i = j
 	}
-	t.owners = owners
+	t.owners, t.spareOwners = owners, t.owners
 	t.procs = live
 	t.shared = shared
 }
@@ -364,4 +387,66 @@ func scanNewestFirst(ctx context.Context, sc *fdScan, pids []int, done func() bo
 		nr += read[w]
 	}
 	return hits, nd, nr, nil
+}
+
+// inventory is linuxImpl's, with the netlink dump read into the Tracker's
+// reused buffers.
+func (t *trackerState) inventory(ctx context.Context, f *Filter) ([]Socket, string, error, error) {
+	if t.impl.forceProc {
+		return t.impl.inventory(ctx, f)
+	}
+	if t.buf == nil {
+		t.buf = make([]byte, 256<<10)
+	}
+	socks, err := diagDumpInto(ctx, f, t.buf, t.scratch[:0])
+	if err != nil {
+		// Let the plain inventory fall back to /proc/net and say why.
+		return t.impl.inventory(ctx, f)
+	}
+	t.scratch = socks
+	return socks, "netlink sock_diag", nil, nil
+}
+
+// diagDumpInto is diagDump appending to out, with buf for the answers.
+func diagDumpInto(ctx context.Context, f *Filter, buf []byte, out []Socket) ([]Socket, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return nil, fmt.Errorf("opening netlink socket: %w", err)
+	}
+	defer unix.Close(fd)
+	if d, ok := ctx.Deadline(); ok {
+		tv := unix.NsecToTimeval(time.Until(d).Nanoseconds())
+		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	}
+	dst := &unix.SockaddrNetlink{Family: unix.AF_NETLINK}
+	states := wantedStates(f)
+	for i, k := range dumpKinds(f) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		req := diagRequest(k.family, k.proto, states, f.Port, uint32(i+1))
+		if err := unix.Sendto(fd, req, 0, dst); err != nil {
+			return nil, fmt.Errorf("sending sock_diag request: %w", err)
+		}
+		for {
+			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("reading sock_diag answer: %w", err)
+			}
+			out, err = parseDiagMessages(buf[:n], k.p, out)
+			if errors.Is(err, errDumpDone) {
+				break
+			}
+			if err != nil {
+				if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EAFNOSUPPORT) {
+					break
+				}
+				return nil, fmt.Errorf("sock_diag %s dump: %w", k.file, err)
+			}
+		}
+	}
+	return out, nil
 }

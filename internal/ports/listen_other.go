@@ -1,5 +1,5 @@
 //go:build !windows
 
-package serve
+package ports
 
 func isAddrInUseOS(error) bool { return false }
