@@ -164,7 +164,9 @@ func TestRunStopsWhatIsLeft(t *testing.T) {
 	res, err := Run(context.Background(), Spec{
 		Name: "left",
 		// The sleeper ignores SIGTERM: it takes SIGKILL to stop it.
-		Command:     []string{"sh", "-c", `(trap "" TERM; echo $$ > /dev/null; exec sleep 600) & echo $! > ` + pidFile + `; exit 4`},
+		// The leader exits only once the sleeper ignores SIGTERM.
+		Command: []string{"sh", "-c", `sh -c 'trap "" TERM; echo $$ > "$0"; exec sleep 600' ` + pidFile +
+			` & while [ ! -s ` + pidFile + ` ]; do sleep 0.01; done; exit 4`},
 		Port:        freePort(t),
 		Routes:      tableRoutes{table},
 		Report:      ev.add,
