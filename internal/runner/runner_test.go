@@ -215,3 +215,63 @@ func TestRunNotFound(t *testing.T) {
 		t.Fatalf("Run(no-such-command-here) = %v; want a *StartError, not found", err)
 	}
 }
+
+const pyMover = `
+import os, socket, sys, time
+def listen(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+    s.listen()
+    return s
+s = listen(int(sys.argv[1]))
+while not os.path.exists(sys.argv[3]):
+    time.sleep(0.02)
+s.close()
+s = listen(int(sys.argv[2]))
+time.sleep(600)
+`
+
+// A server that restarts on another port takes its route along.
+func TestRunFollowsAMove(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the process tree is read on Linux")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreTopFunction("os/signal.signal_recv"), goleak.IgnoreAnyFunction("os/signal.loop"))
+	dir := t.TempDir()
+	script, move := filepath.Join(dir, "mover.py"), filepath.Join(dir, "move")
+	if err := os.WriteFile(script, []byte(pyMover), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	given, first, second := freePort(t), freePort(t), freePort(t)
+	table := router.NewTable()
+	var ev events
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, Spec{Name: "mover", Command: []string{"python3", script, strconv.Itoa(first), strconv.Itoa(second), move},
+			Port: given, Routes: tableRoutes{table}, Report: ev.add})
+		done <- err
+	}()
+	routedTo := func(p int) func() bool {
+		return func() bool { rt, ok := table.Lookup("mover"); return ok && rt.Port == p }
+	}
+	waitFor(t, "route to the first port", routedTo(first))
+	if err := os.WriteFile(move, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "route to the second port", routedTo(second))
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var ports []int
+	for _, e := range ev.all {
+		if e.Kind == Listening {
+			ports = append(ports, e.Port)
+		}
+	}
+	if len(ports) != 2 || ports[0] != first || ports[1] != second {
+		t.Errorf("Listening events on %v; want [%d %d]", ports, first, second)
+	}
+}
