@@ -143,6 +143,8 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 				say("sent %s to %s's processes", procs.SignalName(e.Signal), opts.Name)
 			case runner.Leftover:
 				say("%s ended but %d of its processes had not: sent them %s", opts.Name, e.Count, procs.SignalName(e.Signal))
+			case runner.NotListening:
+				say("%s listens on no port after %s; the route waits on %d, its PORT", opts.Name, runner.QuietAfter, e.Port)
 			case runner.RouteError:
 				say("warning: route %s: %v", opts.Name, e.Err)
 			}

@@ -83,7 +83,14 @@ const (
 	// RouteError: the route could not be changed or removed (Err); the
 	// command runs on.
 	RouteError
+	// NotListening: the command has run for QuietAfter without listening
+	// on any port; the route waits on Port, the one given.
+	NotListening
 )
+
+// QuietAfter is how long a command may run without listening before Run
+// reports NotListening, once.
+const QuietAfter = 30 * time.Second
 
 // Event is one thing that happened during Run.
 type Event struct {
@@ -220,6 +227,8 @@ func Run(ctx context.Context, spec Spec) (*Result, error) {
 
 	res := &Result{Port: port}
 	routedOnce := false
+	quiet := time.Now().Add(QuietAfter)
+	lastErr := ""
 	poll := time.NewTimer(pollStarting)
 	defer poll.Stop()
 	ctxDone := ctx.Done()
@@ -249,9 +258,14 @@ wait:
 			case p == 0:
 			case p != routed:
 				if err := reroute(ctx, spec.Routes, spec.Name, routed, p, self); err != nil {
-					report(Event{Kind: RouteError, Port: p, Err: err})
+					// Tried again at every look; told once per error.
+					if err.Error() != lastErr {
+						lastErr = err.Error()
+						report(Event{Kind: RouteError, Port: p, Err: err})
+					}
 					break
 				}
+				lastErr = ""
 				routed, routedOnce = p, true
 				res.Routed = p
 				report(Event{Kind: Listening, Port: p, Given: port, PID: cmd.Process.Pid})
@@ -261,6 +275,16 @@ wait:
 				report(Event{Kind: Listening, Port: p, Given: port, PID: cmd.Process.Pid})
 			}
 			if routedOnce {
+				poll.Reset(pollRunning)
+				break
+			}
+			if !quiet.IsZero() && time.Now().After(quiet) {
+				quiet = time.Time{}
+				report(Event{Kind: NotListening, Port: port, PID: cmd.Process.Pid})
+			}
+			if quiet.IsZero() {
+				// A command that takes its time (or never listens) is
+				// looked at as one that runs.
 				poll.Reset(pollRunning)
 			} else {
 				poll.Reset(pollStarting)
