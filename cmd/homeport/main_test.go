@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 //	freeport VAR                 set $VAR to a TCP port nothing holds on 127.0.0.1 or ::1 now
 //	exits N PROGRAM [ARGS...]    run PROGRAM, which must exit with status N
 //	httpget [-host H] URL        GET URL (with Host H); stdout is the status, then the body
+//	waitroute PORT NAME TEXT     wait until http://NAME.localhost:PORT/, asked of 127.0.0.1:PORT,
+//	                             answers 200 with TEXT in its body
+//	waitfile FILE TEXT           wait until FILE holds TEXT
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata",
@@ -65,6 +68,40 @@ func TestScripts(t *testing.T) {
 					port = ln.Addr().(*net.TCPAddr).Port
 				}
 				ts.Setenv(args[2], strconv.Itoa(port))
+			},
+			"waitroute": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: waitroute PORT NAME TEXT")
+				}
+				var last string
+				ok := poll(func() bool {
+					req, err := http.NewRequest(http.MethodGet, "http://127.0.0.1:"+args[0]+"/", nil)
+					ts.Check(err)
+					req.Host = args[1] + ".localhost:" + args[0]
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						last = err.Error()
+						return false
+					}
+					defer resp.Body.Close()
+					b, _ := io.ReadAll(resp.Body)
+					last = resp.Status + ": " + string(b)
+					return resp.StatusCode == http.StatusOK && strings.Contains(string(b), args[2])
+				})
+				if !ok {
+					ts.Fatalf("%s.localhost did not answer %q within a minute; last: %s", args[1], args[2], last)
+				}
+			},
+			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: waitfile FILE TEXT")
+				}
+				if !poll(func() bool {
+					b, _ := os.ReadFile(ts.MkAbs(args[0]))
+					return strings.Contains(string(b), args[1])
+				}) {
+					ts.Fatalf("%s did not hold %q within a minute", args[0], args[1])
+				}
 			},
 			"freeport": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 || neg {
@@ -161,4 +198,16 @@ func stopDaemons(dir string) {
 		_ = p.Kill()
 		return nil
 	})
+}
+
+// poll calls cond until it holds, for up to a minute (a loaded machine).
+func poll(cond func() bool) bool {
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
 }

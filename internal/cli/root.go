@@ -222,6 +222,7 @@ func subcommands(f *Factory, ports *cobra.Command) []subcommand {
 		{[]string{"top"}, func() *cobra.Command { return NewCmdTop(f, nil) }},
 		{[]string{"route"}, func() *cobra.Command { return NewCmdRoute(f, nil) }},
 		{[]string{"routes"}, func() *cobra.Command { return NewCmdRoutes(f, nil) }},
+		{[]string{"run"}, func() *cobra.Command { return NewCmdRun(f, nil) }},
 		{[]string{"version"}, func() *cobra.Command { return newCmdVersion(f) }},
 	}
 }

@@ -97,7 +97,7 @@ func NewCmdRoutes(f *Factory, runF func(*RouteOptions) error) *cobra.Command {
 		Use:   "routes",
 		Short: "List the daemon's routes: NAME.localhost → port",
 		Long: `List the routes of the daemon's router: each name, its port, its kind
-(persistent for those of 'homeport route add') and its URL.
+(persistent from 'homeport route add', run from 'homeport run') and its URL.
 
 Exit status: 0 listed, 1 the daemon is not running.`,
 		Example: `  homeport routes

@@ -63,3 +63,18 @@ func (c *Client) askErr(err error, st *State) error {
 	}
 	return fmt.Errorf("%w: pid %d does not answer on %s: %v", ErrNotRunning, st.PID, c.Base, err)
 }
+
+// AddRunRoute adds the route name → port of kind run, owned by pid (the
+// `homeport run` that started the app), to the running daemon.
+func AddRunRoute(ctx context.Context, name string, port, pid int) (router.Route, int, error) {
+	c, st, err := Connect()
+	if err != nil {
+		return router.Route{}, 0, err
+	}
+	var rt router.Route
+	req := router.AddRequest{Name: name, Port: port, Kind: router.KindRun, PID: pid}
+	if err := c.do(ctx, http.MethodPost, "/api/v1/routes", req, &rt); err != nil {
+		return router.Route{}, 0, c.askErr(err, st)
+	}
+	return rt, st.Port, nil
+}
