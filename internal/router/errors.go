@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -114,7 +115,7 @@ func (r *Router) fail(w http.ResponseWriter, req *http.Request, f *failure) {
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 		w.WriteHeader(f.status())
-		_ = pageHTML.Execute(w, pageData{
+		_ = pageHTML().Execute(w, pageData{
 			Status: f.status(), Title: title, Detail: detail, Hint: hint,
 			Routes: links(routes, port), Index: f.kind == failIndex || f.kind == failUnknown,
 		})
@@ -229,7 +230,13 @@ type pageData struct {
 	Index               bool
 }
 
-var pageHTML = template.Must(template.New("page").Parse(`<!doctype html>
+// pageHTML is parsed on first use: every homeport command links the router,
+// and a template parsed at package init is start-up time for all of them.
+var pageHTML = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Parse(pageText))
+})
+
+const pageText = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{{.Status}} {{.Title}} · homeport</title>
 <style>
@@ -243,4 +250,4 @@ table{border-collapse:collapse} td{padding:.2rem 1rem .2rem 0}
 {{if .Index}}{{if .Routes}}<h2>Routes</h2><table>{{range .Routes}}<tr><td><a href="{{.URL}}">{{.Name}}.localhost</a></td><td>port {{.Port}}</td></tr>{{end}}</table>{{else}}<p>No routes yet.</p>{{end}}{{end}}
 {{if .Hint}}<p>Next: <code>{{.Hint}}</code></p>{{end}}
 </body></html>
-`))
+`
