@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,6 +46,19 @@ func portsWatch(ctx context.Context, opts *PortsOptions) error {
 	// owners it found between polls instead of reading every process's
 	// files each time.
 	p := watch.New(watch.Options{Interval: opts.Interval, Filter: filter})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var left atomic.Bool
+	if gone := readerGone(opts.IO.Out); gone != nil {
+		go func() {
+			select {
+			case <-gone:
+				left.Store(true)
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
 	w := &watchWriter{io: opts.IO, out: bufio.NewWriter(opts.IO.Out), json: opts.JSON, owners: !filter.NoOwners}
 	err := p.Stream(ctx, watch.StreamOptions{
 		Keep:  filter.Match, // the poller's tracker leaves it to its caller
@@ -55,7 +69,7 @@ func portsWatch(ctx context.Context, opts *PortsOptions) error {
 		},
 	})
 	switch {
-	case errors.Is(err, syscall.EPIPE):
+	case errors.Is(err, syscall.EPIPE), left.Load():
 		return nil // the reader has what it wanted
 	case err != nil:
 		return fmt.Errorf("writing the changes: %w", err)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +150,48 @@ func TestPortsWatchLines(t *testing.T) {
 		"- tcp [::]:53\n"
 	if got := out.String(); got != want {
 		t.Errorf("lines:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestPortsWatchEndsWhenReaderLeaves: `ports --watch | head -1` ends as soon
+// as head has its line and goes, not at the next change (which may never
+// come on a quiet machine).
+func TestPortsWatchEndsWhenReaderLeaves(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("poll(2) tells a closed pipe on Unix")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	cmd := newHelperCmd("main", strings.Join([]string{"ports", "--watch", "--json", "--interval", "100ms", "--port", strconv.Itoa(port)}, "\x1f"))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		// The first line (the listener there at the start), as head -1
+		// reads it; then the reader goes. Wait reaps the child after.
+		bufio.NewReader(out).ReadString('\n')
+		out.Close()
+		done <- cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		if err != nil || stderr.Len() > 0 {
+			t.Errorf("homeport ended with %v, stderr %q; want status 0 and nothing", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill() // our own child, by its pid
+		<-done
+		t.Fatal("homeport still runs 30 s after its reader went away with nothing changing")
 	}
 }
