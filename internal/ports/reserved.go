@@ -100,13 +100,21 @@ type netshReserved struct {
 	run func(ctx context.Context, args ...string) ([]byte, error)
 }
 
+// runNetsh runs netsh, once more when it fails: a netsh that fails leaves
+// the excluded ranges unknown, and the checks that need them say nothing,
+// so one passing failure (seen under load under Wine) is worth a second try.
 func runNetsh(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "netsh", args...)
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("netsh %s: %w", strings.Join(args, " "), err)
+	var err error
+	for try := 0; try < 2 && ctx.Err() == nil; try++ {
+		var out []byte
+		if out, err = exec.CommandContext(ctx, "netsh", args...).Output(); err == nil {
+			return out, nil
+		}
 	}
-	return out, nil
+	if err == nil {
+		err = ctx.Err()
+	}
+	return nil, fmt.Errorf("netsh %s: %w", strings.Join(args, " "), err)
 }
 
 func checkProto(proto string) error {
