@@ -171,7 +171,7 @@ function nodeAfter(r) { return r.details ? r.details.nextSibling : r.tr.nextSibl
 
 function render() {
   const tbody = $("#ports tbody");
-  order = [...rows.keys()].filter((id) => !rows.get(id).gone);
+  order = [...rows.keys()].filter((id) => !rows.get(id).gone || rows.get(id).details);
   order.sort((a, b) => compare(rows.get(a).s, rows.get(b).s));
   const frag = document.createDocumentFragment();
   for (const id of order) {
@@ -238,7 +238,9 @@ function closed(s) {
   r.tr.classList.remove("new");
   r.tr.classList.add("gone");
   r.tr.dataset.gone = "1";
-  r.timer = setTimeout(() => { if (rows.get(id) === r) removeRow(id, r); counts(); }, 1500);
+  // A row whose details are open stays (struck through) until they are
+  // closed: a Kill's outcome lands there after the listener is gone.
+  r.timer = setTimeout(() => { if (rows.get(id) === r && !r.details) removeRow(id, r); counts(); }, 1500);
 }
 
 function changed(s) {
@@ -276,8 +278,13 @@ function notice(text) {
 
 function toggleDetails(id) {
   const r = rows.get(id);
-  if (!r || r.gone) return;
-  if (r.details) { r.details.remove(); r.details = null; return; }
+  if (!r) return;
+  if (r.details) {
+    r.details.remove(); r.details = null;
+    if (r.gone) removeRow(id, r);
+    return;
+  }
+  if (r.gone) return;
   r.details = el("tr", { class: "details", "data-for": id }, el("td", { colSpan: 11 }));
   r.tr.after(r.details);
   fillDetails(id);
