@@ -23,6 +23,8 @@ type IO struct {
 	// Color is true when colour is wanted on Out: a terminal, and NO_COLOR
 	// unset (https://no-color.org).
 	Color bool
+	// ErrColor is the same for Err.
+	ErrColor bool
 
 	// Width is the number of columns of the terminal on Out (0: not a
 	// terminal, or unknown). Tables fit their last column into it.
@@ -38,6 +40,7 @@ func System() *IO {
 	}
 	_, noColor := os.LookupEnv("NO_COLOR")
 	o.Color = o.OutTTY && !noColor && os.Getenv("TERM") != "dumb"
+	o.ErrColor = o.ErrTTY && !noColor && os.Getenv("TERM") != "dumb"
 	if o.OutTTY {
 		o.Width = terminalWidth(os.Stdout)
 	}

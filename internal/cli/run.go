@@ -20,18 +20,28 @@ import (
 // RunOptions are the flags and arguments of `homeport run`.
 type RunOptions struct {
 	IO       *IO
+	Factory  *Factory
 	Name     string
 	Command  []string
 	Port     int
 	NoInject bool
+
+	// Project mode: no -- on the command line. Services are the names
+	// given (none: every service of the file).
+	Project  bool
+	Services []string
+	File     string        // --file; "" finds homeport.toml from Dir up
+	Dir      string        // the working folder
+	Timeout  time.Duration // SIGTERM to SIGKILL
+	NoWatch  bool
 }
 
 // NewCmdRun builds `homeport run NAME -- COMMAND`.
 func NewCmdRun(f *Factory, runF func(*RunOptions) error) *cobra.Command {
-	opts := &RunOptions{IO: f.IO}
+	opts := &RunOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
-		Use:   "run NAME -- COMMAND [ARGS...]",
-		Short: "Run a local app as http://NAME.localhost:62893",
+		Use:   "run [NAME -- COMMAND [ARGS...] | SERVICE...]",
+		Short: "Run a local app as http://NAME.localhost:62893, or a project's services",
 		Long: `Run COMMAND as the local app NAME: it gets a port of its own in PORT (the
 same one every time for the same name, as 'homeport free --name NAME' picks
 it) and HOST=127.0.0.1, and the daemon's router sends http://NAME.localhost:62893
@@ -49,20 +59,40 @@ is its own; run's lines go to stderr. SIGINT, SIGTERM and SIGHUP go to the
 command's whole process group (a third one sends SIGKILL). When the command
 ends, what is left of its group is stopped and the route removed.
 
+Without --, run starts the services of the project file, homeport.toml (in
+this folder or the nearest parent; --file names another; 'homeport check'
+shows the plan): every service, or the SERVICEs named and those they are
+after. Each runs as 'homeport run NAME' runs one app (PORT and ${port}, its
+route http://NAME.localhost:62893), once the services in its after are ready,
+with its output after its name. A line tells when each is ready, with its
+URL. When a service exits, the others are stopped, unless it is marked
+restart = "on-failure": then it is started again, after 1s, 2s, 4s... (up
+to 30s). Ctrl-C stops every service, the last started first: SIGTERM, then
+SIGKILL after --timeout (a second Ctrl-C: at once); then run checks that
+every port is free again.
+
+While they run, run follows the file: a service whose port, run, env or dir
+changes is restarted, with the services whose run or env refer to its port,
+and no others; run checks it listens on the new port and that the old one is
+free. A broken edit is reported with file:line, and nothing is changed.
+
 Exit status: the command's own (128+N when signal N ended it); 1 when run
-could not route it, 2 usage, 126 COMMAND cannot run, 127 COMMAND not found.`,
+could not route it, 2 usage, 126 COMMAND cannot run, 127 COMMAND not found.
+With a project: the status of the service whose exit stopped the others; 0
+after Ctrl-C when every port is free again, else 1.`,
 		Example: `  homeport run api -- go run ./cmd/api
   homeport run web -- npx vite
-  homeport run docs -- sh -c 'python3 -m http.server $PORT'`,
+  homeport run docs -- sh -c 'python3 -m http.server $PORT'
+  homeport run                  # every service of homeport.toml
+  homeport run api web          # these, and what they are after`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			n := cmd.ArgsLenAtDash()
-			if len(args) == 0 || n == 0 {
-				return &ExitError{Code: exitUsage, Msg: "homeport run needs a name and a command",
-					Hint: "for example: homeport run api -- npm start"}
-			}
 			if n < 0 {
-				return &ExitError{Code: exitUsage, Msg: "homeport run needs -- before the command",
-					Hint: fmt.Sprintf("for example: homeport run %s -- %s", args[0], strings.Join(args[1:], " "))}
+				return nil // a project's services
+			}
+			if n == 0 {
+				return &ExitError{Code: exitUsage, Msg: "homeport run needs a name before --",
+					Hint: "for example: homeport run api -- npm start"}
 			}
 			if n > 1 {
 				return usageErrorf("homeport run takes one name before --, got %d: %s", n, strings.Join(args[:n], " "))
@@ -74,6 +104,12 @@ could not route it, 2 usage, 126 COMMAND cannot run, 127 COMMAND not found.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.ArgsLenAtDash() < 0 {
+				return projectRunE(cmd, opts, args, runF)
+			}
+			if cmd.Flags().Changed("file") || cmd.Flags().Changed("no-watch") {
+				return usageErrorf("--file and --no-watch are for a project's services: leave out -- and the command")
+			}
 			name, err := router.ParseName(args[0])
 			if err != nil {
 				return &ExitError{Code: exitUsage, Msg: err.Error(),
@@ -93,6 +129,9 @@ could not route it, 2 usage, 126 COMMAND cannot run, 127 COMMAND not found.`,
 	}
 	cmd.Flags().IntVar(&opts.Port, "port", 0, "give the command this port instead of the name's own")
 	cmd.Flags().BoolVar(&opts.NoInject, "no-inject", false, "do not add --port to dev servers that ignore PORT")
+	cmd.Flags().StringVarP(&opts.File, "file", "f", "", "the project file (default: homeport.toml here or in the nearest parent)")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 10*time.Second, "how long a stopped service gets after SIGTERM before SIGKILL")
+	cmd.Flags().BoolVar(&opts.NoWatch, "no-watch", false, "do not follow edits of the project file")
 	return cmd
 }
 
@@ -120,14 +159,15 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		in = os.Stdin
 	}
 	res, err := runner.Run(ctx, runner.Spec{
-		Name:     opts.Name,
-		Command:  opts.Command,
-		Port:     opts.Port,
-		NoInject: opts.NoInject,
-		Stdin:    in,
-		Stdout:   opts.IO.Out,
-		Stderr:   opts.IO.Err,
-		Routes:   runner.Daemon{},
+		Name:        opts.Name,
+		Command:     opts.Command,
+		Port:        opts.Port,
+		NoInject:    opts.NoInject,
+		Stdin:       in,
+		Stdout:      opts.IO.Out,
+		Stderr:      opts.IO.Err,
+		Routes:      runner.Daemon{},
+		StopTimeout: opts.Timeout,
 		Report: func(e runner.Event) {
 			switch e.Kind {
 			case runner.Injected:

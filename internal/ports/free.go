@@ -80,6 +80,15 @@ type FreeOptions struct {
 	// Holds, when not nil, keeps parallel pickers from returning the
 	// same port: see Holds.
 	Holds *Holds
+
+	// HoldName is who the holds are for, when that is not Name: a hold
+	// does not keep its own name from the port, so a project's service
+	// holds as "<project folder>/api" to keep another project's "api" off
+	// it, while both start from the same stable port.
+	HoldName string
+
+	// Skip are ports never to return (those a caller has given out).
+	Skip []uint16
 }
 
 // Free picks free ports. With Holds set, each port it returns is held
@@ -134,7 +143,7 @@ func Free(opts FreeOptions) ([]uint16, error) {
 	var picked []uint16
 	for i := 0; i < total && len(picked) < count; i++ {
 		p := nth(ranges, (start+i)%total)
-		if slices.Contains(picked, p) {
+		if slices.Contains(picked, p) || slices.Contains(opts.Skip, p) {
 			continue
 		}
 		if _, ex := ExcludedAt(excluded, p); ex {
@@ -161,7 +170,11 @@ func tryPort(p uint16, opts FreeOptions) (bool, error) {
 	if opts.Holds == nil {
 		return Bindable(p), nil
 	}
-	r, err := opts.Holds.hold(p, opts.Name, Bindable)
+	name := opts.HoldName
+	if name == "" {
+		name = opts.Name
+	}
+	r, err := opts.Holds.hold(p, name, Bindable)
 	if err != nil || r == nil {
 		return false, err
 	}

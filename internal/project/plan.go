@@ -246,19 +246,16 @@ func (f *File) ports(opts PlanOptions) (map[string]uint16, error) {
 			used = append(used, p)
 			continue
 		}
-		// Free walks from the name's hash; asking for one more port than
-		// are taken by the file finds the first the file leaves.
-		picked, err := ports.Free(ports.FreeOptions{Name: s.Name, Count: len(used) + 1,
-			Ranges: opts.Ranges, Holds: opts.Holds})
-		if err != nil && len(picked) == 0 {
+		// Free walks from the name's hash, past the ports the file gives.
+		// Held, the port is the project's own while it runs: another
+		// project's service of the same name walks on.
+		picked, err := ports.Free(ports.FreeOptions{Name: s.Name, Skip: used,
+			Ranges: opts.Ranges, Holds: opts.Holds, HoldName: f.Dir + "/" + s.Name})
+		if err != nil {
 			return nil, fmt.Errorf("picking a port for %s: %w", s.Name, err)
 		}
-		i := slices.IndexFunc(picked, func(p uint16) bool { return !slices.Contains(used, p) })
-		if i < 0 {
-			return nil, fmt.Errorf("picking a port for %s: %w", s.Name, ports.ErrNoFreePort)
-		}
-		got[s.Name] = picked[i]
-		used = append(used, picked[i])
+		got[s.Name] = picked[0]
+		used = append(used, picked[0])
 	}
 	return got, nil
 }
@@ -289,16 +286,16 @@ func (f *File) heldPorts(ctx context.Context, opts PlanOptions) (Problems, error
 		}
 		path := []string{"services", s.Name, "port"}
 		probs = append(probs, f.src.problem(f.src.valOff(path), PortHeld, path,
-			fmt.Sprintf("port %d is held by %s", s.Port, holders(others)),
+			fmt.Sprintf("port %d is held by %s", s.Port, Holders(others)),
 			fmt.Sprintf("stop it ('homeport who %d' says more, 'homeport kill %d' frees it), give %s another port, or remove its port so homeport picks a free one",
 				s.Port, s.Port, s.Name)))
 	}
 	return probs, nil
 }
 
-// holders names the processes behind sockets: "postgres (pid 811)",
+// Holders names the processes behind sockets: "postgres (pid 811)",
 // "node (pid 42, 43)", or says that they cannot be seen.
-func holders(socks []sockets.Socket) string {
+func Holders(socks []sockets.Socket) string {
 	var names []string
 	pids := map[string][]int{}
 	for _, s := range socks {
@@ -404,6 +401,12 @@ func (p *Plan) Select(names ...string) (*Plan, error) {
 		}
 	}
 	return sub, nil
+}
+
+// Service returns the planned service called name.
+func (p *Plan) Service(name string) (*Planned, bool) {
+	s := p.service(name)
+	return s, s != nil
 }
 
 func (p *Plan) service(name string) *Planned {

@@ -44,9 +44,12 @@ type Spec struct {
 	// Port is the port given in PORT; 0 picks the name's stable port (as
 	// `homeport free --name NAME` does).
 	Port     int
-	NoInject bool      // never add dev servers' port flags
-	Dir      string    // the command's folder; "" is the current one
-	Env      []string  // the environment before PORT and HOST; nil: os.Environ()
+	NoInject bool     // never add dev servers' port flags
+	Dir      string   // the command's folder; "" is the current one
+	Env      []string // the environment before PORT and HOST; nil: os.Environ()
+	// ExtraEnv comes after PORT and HOST, and wins over them (a project
+	// file's env).
+	ExtraEnv []string
 	Stdin    io.Reader // nil: no input
 	Stdout   io.Writer
 	Stderr   io.Writer
@@ -57,8 +60,14 @@ type Spec struct {
 	// Signals are forwarded to the command's process group; nil: SIGINT,
 	// SIGTERM and SIGHUP.
 	Signals []os.Signal
-	// StopTimeout is how long what is left of the process group after the
-	// command ended gets after SIGTERM before SIGKILL; 0: 5s.
+	// OwnSignals says the caller handles signals: Run forwards none, and
+	// the caller ends ctx (or closes Kill) instead.
+	OwnSignals bool
+	// Kill, when closed, sends SIGKILL to the command's process group.
+	Kill <-chan struct{}
+	// StopTimeout is how long the process group gets after SIGTERM before
+	// SIGKILL: once ctx ends, and for what is left of the group after the
+	// command ended; 0: 5s.
 	StopTimeout time.Duration
 }
 
@@ -202,6 +211,8 @@ func Run(ctx context.Context, spec Spec) (*Result, error) {
 		return hasKey(kv, "PORT") || hasKey(kv, "HOST")
 	})
 	env = append(env, "PORT="+strconv.Itoa(port), "HOST=127.0.0.1")
+	// exec keeps the last value of a key given twice.
+	env = append(env, spec.ExtraEnv...)
 
 	cmd := exec.Command(path, argv[1:]...)
 	cmd.Args[0] = argv[0]
@@ -214,8 +225,15 @@ func Run(ctx context.Context, spec Spec) (*Result, error) {
 		sigs = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP}
 	}
 	sigc := make(chan os.Signal, 4)
-	signal.Notify(sigc, sigs...)
-	defer signal.Stop(sigc)
+	if !spec.OwnSignals {
+		signal.Notify(sigc, sigs...)
+		defer signal.Stop(sigc)
+	}
+	stopTimeout := spec.StopTimeout
+	if stopTimeout <= 0 {
+		stopTimeout = 5 * time.Second
+	}
+	var escalate <-chan time.Time
 
 	if err := cmd.Start(); err != nil {
 		return nil, &StartError{Command: argv[0], Err: err}
@@ -252,6 +270,17 @@ wait:
 			ctxDone = nil
 			g.signal(syscall.SIGTERM)
 			report(Event{Kind: Forwarded, Signal: syscall.SIGTERM, PID: cmd.Process.Pid})
+			t := time.NewTimer(stopTimeout)
+			defer t.Stop()
+			escalate = t.C
+		case <-escalate:
+			escalate = nil
+			g.signal(syscall.SIGKILL)
+			report(Event{Kind: Forwarded, Signal: syscall.SIGKILL, PID: cmd.Process.Pid})
+		case <-spec.Kill:
+			spec.Kill = nil
+			g.signal(syscall.SIGKILL)
+			report(Event{Kind: Forwarded, Signal: syscall.SIGKILL, PID: cmd.Process.Pid})
 		case <-poll.C:
 			p := listenPort(ctx, cmd.Process.Pid, port, routed)
 			switch {
@@ -292,7 +321,7 @@ wait:
 		}
 	}
 	g.finished()
-	if n, sig := g.stopLeft(spec.StopTimeout); n > 0 {
+	if n, sig := g.stopLeft(stopTimeout); n > 0 {
 		report(Event{Kind: Leftover, Count: n, Signal: sig})
 	}
 	res.Code, res.Signal = exitStatus(werr)
