@@ -3,6 +3,7 @@ package cli
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -16,11 +17,17 @@ func TestRunArgs(t *testing.T) {
 		want    *RunOptions
 		command []string
 	}{
-		{"command", []string{"API", "--", "npm", "run", "dev"}, 0, "", &RunOptions{Name: "api"}, []string{"npm", "run", "dev"}},
-		{"flags before --", []string{"web", "--no-inject", "--port", "4000", "--", "vite", "--port", "1"}, 0, "", &RunOptions{Name: "web", NoInject: true, Port: 4000}, []string{"vite", "--port", "1"}},
-		{"no --", []string{"api", "npm", "start"}, 2, "needs -- before the command", nil, nil},
-		{"no name", []string{"--", "npm", "start"}, 2, "needs a name and a command", nil, nil},
-		{"nothing", nil, 2, "needs a name and a command", nil, nil},
+		{"command", []string{"API", "--", "npm", "run", "dev"}, 0, "", &RunOptions{Name: "api", Timeout: 10 * time.Second}, []string{"npm", "run", "dev"}},
+		{"flags before --", []string{"web", "--no-inject", "--port", "4000", "--timeout", "3s", "--", "vite", "--port", "1"}, 0, "",
+			&RunOptions{Name: "web", NoInject: true, Port: 4000, Timeout: 3 * time.Second}, []string{"vite", "--port", "1"}},
+		{"no --: services", []string{"api", "web"}, 0, "", &RunOptions{Project: true, Services: []string{"api", "web"}, Timeout: 10 * time.Second}, nil},
+		{"project", nil, 0, "", &RunOptions{Project: true, Timeout: 10 * time.Second}, nil},
+		{"project file", []string{"--file", "x.toml", "--no-watch", "--timeout", "1s"}, 0, "",
+			&RunOptions{Project: true, File: "x.toml", NoWatch: true, Timeout: time.Second}, nil},
+		{"project with --port", []string{"--port", "3000"}, 2, "--port is for one command", nil, nil},
+		{"project with no timeout", []string{"--timeout", "0s"}, 2, "--timeout 0s is not a duration", nil, nil},
+		{"command with --file", []string{"--file", "x.toml", "api", "--", "true"}, 2, "--file and --no-watch are for a project", nil, nil},
+		{"no name", []string{"--", "npm", "start"}, 2, "needs a name before --", nil, nil},
 		{"nothing after --", []string{"api", "--"}, 2, "nothing after --", nil, nil},
 		{"two names", []string{"api", "web", "--", "npm", "start"}, 2, "one name before --", nil, nil},
 		{"bad name", []string{"my_app", "--", "true"}, 2, `route name "my_app" has '_' at position 3`, nil, nil},
@@ -49,7 +56,7 @@ func TestRunArgs(t *testing.T) {
 				t.Errorf("run %q: options lost the command's IO", tt.args)
 			}
 			tt.want.IO, tt.want.Command = nil, tt.command
-			got.IO = nil
+			got.IO, got.Factory, got.Dir = nil, nil, ""
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("run %q options (-want +got):\n%s", tt.args, diff)
 			}

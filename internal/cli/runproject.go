@@ -33,7 +33,10 @@ func projectRunE(cmd *cobra.Command, opts *RunOptions, args []string, runF func(
 	if err != nil {
 		return fmt.Errorf("finding the working folder: %w", err)
 	}
-	opts.Project, opts.Services, opts.Dir = true, args, dir
+	opts.Project, opts.Dir = true, dir
+	if len(args) > 0 {
+		opts.Services = args
+	}
 	if runF != nil {
 		return runF(opts)
 	}
