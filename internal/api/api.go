@@ -39,6 +39,14 @@ type Socket struct {
 	// PublishedOnly marks a port a container publishes that no socket on
 	// this machine listens on (the kernel forwards it): no owners.
 	PublishedOnly bool `json:"published_only,omitempty"`
+
+	// Service and Project are how the daemon's dashboard groups
+	// listeners: the service is the route (NAME.localhost) that goes to a
+	// TCP listener's port, the project that route's project, else the one
+	// the owner works in (the nearest manifest above its working folder).
+	// Set by the daemon's API only.
+	Service string `json:"service,omitempty"`
+	Project string `json:"project,omitempty"`
 }
 
 // Owner is a process holding a socket.

@@ -97,7 +97,8 @@ func NewCmdRoutes(f *Factory, runF func(*RouteOptions) error) *cobra.Command {
 		Use:   "routes",
 		Short: "List the daemon's routes: NAME.localhost → port",
 		Long: `List the routes of the daemon's router: each name, its port, its kind
-(persistent from 'homeport route add', run from 'homeport run') and its URL.
+(persistent from 'homeport route add', run from 'homeport run'), the project
+whose service it is (the services of a homeport.toml) and its URL.
 
 Exit status: 0 listed, 1 the daemon is not running.`,
 		Example: `  homeport routes
@@ -175,13 +176,17 @@ func routesRun(ctx context.Context, opts *RouteOptions) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	t := newTable(opts.IO, "NAME", "PORT", "KIND", "PID", "URL")
+	t := newTable(opts.IO, "NAME", "PORT", "KIND", "PID", "PROJECT", "URL")
 	for _, r := range routes {
 		pid := "-"
 		if r.PID > 0 {
 			pid = strconv.Itoa(r.PID)
 		}
-		t.row(cell{text: r.Name, style: styleBold}, cell{text: strconv.Itoa(r.Port)}, cell{text: string(r.Kind)}, cell{text: pid}, cell{text: routeURL(port, r.Name)})
+		project := "-"
+		if r.Project != "" {
+			project = r.Project
+		}
+		t.row(cell{text: r.Name, style: styleBold}, cell{text: strconv.Itoa(r.Port)}, cell{text: string(r.Kind)}, cell{text: pid}, cell{text: project}, cell{text: routeURL(port, r.Name)})
 	}
 	if err := t.flush(); err != nil {
 		return err

@@ -55,13 +55,18 @@ type holder struct {
 	done chan error
 }
 
-// holderArgs are extra arguments for the next startHolder.
-var holderArgs []string
+// holderArgs are extra arguments for the next startHolder, and holderDir
+// its working folder ("" the test's own).
+var (
+	holderArgs []string
+	holderDir  string
+)
 
 func startHolder(t *testing.T, addr string) *holder {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, holderArgs...)...)
 	cmd.Env = append(os.Environ(), "HOMEPORT_DAEMON_HELPER=listen", "HOMEPORT_DAEMON_HELPER_ADDR="+addr)
+	cmd.Dir = holderDir
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

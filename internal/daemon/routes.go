@@ -64,15 +64,29 @@ func (c *Client) askErr(err error, st *State) error {
 	return fmt.Errorf("%w: pid %d does not answer on %s: %v", ErrNotRunning, st.PID, c.Base, err)
 }
 
-// AddRunRoute adds the route name → port of kind run, owned by pid (the
-// `homeport run` that started the app), to the running daemon.
-func AddRunRoute(ctx context.Context, name string, port, pid int) (router.Route, int, error) {
+// RunRoute is a route that `homeport run` registers for the app it
+// started: it goes when its owner does.
+type RunRoute struct {
+	Name string
+	Port int
+	// PID owns the route: the `homeport run` process itself, whose end
+	// (even by SIGKILL) takes the route away.
+	PID int
+	// Project names the project the app is a service of (for a
+	// homeport.toml, the name of the folder that holds it); the dashboard
+	// groups listeners by it. "" for none.
+	Project string
+}
+
+// AddRunRoute adds the run route r to the running daemon and returns it as
+// stored, with the daemon's port.
+func AddRunRoute(ctx context.Context, r RunRoute) (router.Route, int, error) {
 	c, st, err := Connect()
 	if err != nil {
 		return router.Route{}, 0, err
 	}
 	var rt router.Route
-	req := router.AddRequest{Name: name, Port: port, Kind: router.KindRun, PID: pid}
+	req := router.AddRequest{Name: r.Name, Port: r.Port, Kind: router.KindRun, PID: r.PID, Project: r.Project}
 	if err := c.do(ctx, http.MethodPost, "/api/v1/routes", req, &rt); err != nil {
 		return router.Route{}, 0, c.askErr(err, st)
 	}

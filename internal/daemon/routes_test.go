@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"homeport/internal/router"
 )
 
@@ -181,5 +183,48 @@ func TestRunRouteGoesWithItsProcess(t *testing.T) {
 			t.Fatalf("routes = %v; want the dead process's route gone, alive and kept left", names)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRunRouteCarriesItsProject: a run route registered with a project
+// keeps it through the daemon's API, and `homeport routes` (Routes) shows
+// it; one without a project has none.
+func TestRunRouteCarriesItsProject(t *testing.T) {
+	stateHome(t)
+	port := freePort(t)
+	r := runDaemon(t, Options{Port: port, Version: "test", Interval: 100 * time.Millisecond})
+	r.waitReady(t)
+	ctx := context.Background()
+	rt, dport, err := AddRunRoute(ctx, RunRoute{Name: "Shop-API", Port: 4100, PID: os.Getpid(), Project: "shop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Name != "shop-api" || rt.Project != "shop" || rt.Kind != router.KindRun || dport != port {
+		t.Errorf("AddRunRoute = %+v on port %d; want shop-api of project shop, kind run, on port %d", rt, dport, port)
+	}
+	if _, _, err := AddRunRoute(ctx, RunRoute{Name: "solo", Port: 4200, PID: os.Getpid()}); err != nil {
+		t.Fatal(err)
+	}
+	// The same name from the same owner for another project is a conflict,
+	// not a silent change of project.
+	_, _, err = AddRunRoute(ctx, RunRoute{Name: "shop-api", Port: 4100, PID: os.Getpid(), Project: "other"})
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusConflict {
+		t.Errorf("AddRunRoute of shop-api for another project = %v; want 409", err)
+	}
+	_, _, err = AddRunRoute(ctx, RunRoute{Name: "bad", Port: 4300, PID: os.Getpid(), Project: "a\tb"})
+	if !errors.As(err, &ae) || ae.Status != http.StatusBadRequest || !strings.Contains(ae.Message, "control character") {
+		t.Errorf("AddRunRoute with a tab in the project = %v; want 400 naming the control character", err)
+	}
+	routes, _, err := Routes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range routes {
+		got[r.Name] = r.Project
+	}
+	if d := cmp.Diff(map[string]string{"shop-api": "shop", "solo": ""}, got); d != "" {
+		t.Errorf("routes' projects (-want +got):\n%s", d)
 	}
 }

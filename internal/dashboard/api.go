@@ -10,6 +10,7 @@ import (
 
 	"homeport/internal/api"
 	"homeport/internal/ports"
+	"homeport/internal/router"
 	"homeport/internal/sockets"
 	"homeport/internal/watch"
 )
@@ -95,7 +96,7 @@ func (s *Server) ports(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.Port == 0 && !f.TCP && !f.UDP && !f.All {
 		if u, ok := s.hub.Last(); ok {
-			writeJSON(w, http.StatusOK, api.Sockets(u.Snapshot))
+			writeJSON(w, http.StatusOK, s.labels.rows(u.Snapshot))
 			return
 		}
 	}
@@ -104,7 +105,7 @@ func (s *Server) ports(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "reading the socket inventory: "+err.Error(), "")
 		return
 	}
-	writeJSON(w, http.StatusOK, api.Sockets(snap.Sockets))
+	writeJSON(w, http.StatusOK, s.labels.rows(snap.Sockets))
 }
 
 // Who is the answer of GET /api/v1/who?port=N, one element of
@@ -129,7 +130,7 @@ func (s *Server) who(w http.ResponseWriter, r *http.Request) {
 	if f.UDP {
 		target += "/udp"
 	}
-	writeJSON(w, http.StatusOK, Who{Target: target, Held: len(snap.Sockets) > 0, Sockets: api.Sockets(snap.Sockets)})
+	writeJSON(w, http.StatusOK, Who{Target: target, Held: len(snap.Sockets) > 0, Sockets: s.labels.rows(snap.Sockets)})
 }
 
 func portTarget(port uint16) ports.Target {
@@ -201,17 +202,12 @@ type changeJSON struct {
 	Hidden int         `json:"hidden"`
 }
 
-func eventsOf(evs []watch.Event) []api.Event {
-	out := make([]api.Event, len(evs))
-	for i := range evs {
-		out[i] = api.EventOf(&evs[i])
-	}
-	return out
-}
-
 // events streams the watcher's updates as Server-Sent Events: first a
-// "snapshot" of every listener, then a "change" for each poll that saw one.
-// One stream serves one tab; a client that falls behind is dropped (the
+// "snapshot" of every listener, then a "change" for each poll that saw one,
+// and for each change of the routes that gives listeners another service
+// or project (a "change" event per listener on the ports concerned).
+// Sockets carry their service and project (see labeler). One stream serves
+// one tab; a client that falls behind is dropped (the
 // browser reconnects and starts again from a fresh snapshot), and writes
 // time out so that a stalled client frees its goroutine.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
@@ -243,6 +239,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	keep := time.NewTicker(15 * time.Second)
 	defer keep.Stop()
+	// routesChanged is armed before the routes are read, so that no change
+	// falls between reading them and waiting for the next one.
+	var routesChanged <-chan struct{}
+	if s.labels.table != nil {
+		routesChanged = s.labels.table.Changed()
+	}
+	var shown map[uint16]router.Route // the routes this stream labelled with
+	started := false
 	for {
 		select {
 		case <-r.Context().Done():
@@ -254,13 +258,33 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			var sent bool
 			switch {
 			case u.Initial:
-				sent = send("snapshot", snapshotJSON{At: u.At, Sockets: api.Sockets(u.Snapshot), Hidden: u.Hidden})
+				shown, started = s.labels.services(), true
+				sent = send("snapshot", snapshotJSON{At: u.At, Sockets: s.labels.rows(u.Snapshot), Hidden: u.Hidden})
 			case len(u.Events) > 0:
-				sent = send("change", changeJSON{At: u.At, Events: eventsOf(u.Events), Hidden: u.Hidden})
+				sent = send("change", changeJSON{At: u.At, Events: s.labels.events(u.Events), Hidden: u.Hidden})
 			default:
 				continue
 			}
 			if !sent {
+				return
+			}
+		case <-routesChanged:
+			routesChanged = s.labels.table.Changed()
+			if !started {
+				continue // the snapshot to come has the routes of then
+			}
+			now := s.labels.services()
+			last, _ := s.hub.Last()
+			rows := s.labels.relabel(last.Snapshot, shown, now)
+			shown = now
+			if len(rows) == 0 {
+				continue
+			}
+			evs := make([]api.Event, len(rows))
+			for i := range rows {
+				evs[i] = api.Event{Event: watch.Changed.String(), Socket: rows[i]}
+			}
+			if !send("change", changeJSON{At: time.Now(), Events: evs, Hidden: last.Hidden}) {
 				return
 			}
 		case <-keep.C:

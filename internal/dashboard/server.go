@@ -104,6 +104,7 @@ type Server struct {
 	hub     watch.Hub
 	mux     *http.ServeMux
 	metrics *metrics
+	labels  *labeler
 
 	mu     sync.Mutex
 	logins map[string]time.Time // one-time login codes → expiry
@@ -128,6 +129,11 @@ func New(opts Options) *Server {
 		opts.Interval = watch.DefaultInterval
 	}
 	s := &Server{opts: opts, logins: map[string]time.Time{}}
+	var table *router.Table
+	if opts.RouteAPI != nil {
+		table = opts.RouteAPI.Table
+	}
+	s.labels = newLabeler(table)
 	s.metrics = newMetrics(s)
 	s.routes()
 	return s
@@ -137,9 +143,15 @@ func New(opts Options) *Server {
 // open pages and the metrics. It returns when ctx is done.
 func (s *Server) Run(ctx context.Context) {
 	p := watch.New(watch.Options{Interval: s.opts.Interval, Take: s.opts.Poll})
+	polls := 0
 	_ = p.Run(ctx, func(u watch.Update) {
 		s.metrics.observe(u)
 		s.hub.Publish(u)
+		// Once a minute or so, the labeler forgets the processes that
+		// are gone.
+		if polls++; polls%64 == 0 {
+			s.labels.forget(u.Snapshot)
+		}
 	}, func(error) { s.metrics.pollErrors.Inc() })
 	s.hub.Close()
 }

@@ -14,6 +14,7 @@ import (
 //	GET  /api/v1/routes          {"routes": [Route, ...]}
 //	POST /api/v1/routes          {"name": "api", "port": 3000}            → Route
 //	                             {"name", "port", "kind": "run", "pid"}   → Route (homeport run)
+//	                             … "project": "shop"                      → a route of a project's service
 //	POST /api/v1/routes/remove   {"name": "api"}                          → the Route removed
 //
 // Errors are {"error": ..., "hint": ...}: 400 for a bad name or port, 409
@@ -37,6 +38,9 @@ type AddRequest struct {
 	Port int    `json:"port"`
 	Kind Kind   `json:"kind,omitempty"`
 	PID  int    `json:"pid,omitempty"`
+	// Project names the project the route's service belongs to; "" for
+	// none.
+	Project string `json:"project,omitempty"`
 }
 
 // RemoveRequest is the body of POST /api/v1/routes/remove.
@@ -58,7 +62,7 @@ func (a API) Add(w http.ResponseWriter, r *http.Request) {
 	if req.Kind == "" {
 		req.Kind = KindPersistent
 	}
-	rt, err := a.Table.Add(Route{Name: req.Name, Port: req.Port, Kind: req.Kind, PID: req.PID})
+	rt, err := a.Table.Add(Route{Name: req.Name, Port: req.Port, Kind: req.Kind, PID: req.PID, Project: req.Project})
 	var ne *NameError
 	var ce *ConflictError
 	var be *BadRouteError

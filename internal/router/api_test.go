@@ -42,6 +42,8 @@ func TestAPI(t *testing.T) {
 		{"add kind", "POST", "/api/v1/routes", `{"name":"web","port":5173}`, 200, "kind", "persistent"},
 		{"add again is fine", "POST", "/api/v1/routes", `{"name":"api","port":3000}`, 200, "name", "api"},
 		{"add run route", "POST", "/api/v1/routes", `{"name":"dev","port":4000,"kind":"run","pid":77}`, 200, "kind", "run"},
+		{"add run route of a project", "POST", "/api/v1/routes", `{"name":"shop-api","port":4100,"kind":"run","pid":78,"project":"shop"}`, 200, "project", "shop"},
+		{"bad project", "POST", "/api/v1/routes", `{"name":"x","port":1,"project":"a\nb"}`, 400, "error", "control character"},
 		{"conflict", "POST", "/api/v1/routes", `{"name":"api","port":3001}`, 409, "hint", "homeport route rm api"},
 		{"conflict with run", "POST", "/api/v1/routes", `{"name":"dev","port":4001}`, 409, "hint", "pid 77"},
 		{"bad name", "POST", "/api/v1/routes", `{"name":"my_app","port":3000}`, 400, "error", `'_' at position 3`},
@@ -69,8 +71,13 @@ func TestAPI(t *testing.T) {
 	b, _ := json.Marshal(v["routes"])
 	var got []Route
 	json.Unmarshal(b, &got)
-	if names := routeNames(got); names != "api,dev" {
-		t.Errorf("routes after the steps = %q; want api,dev", names)
+	if names := routeNames(got); names != "api,dev,shop-api" {
+		t.Errorf("routes after the steps = %q; want api,dev,shop-api", names)
+	}
+	for _, r := range got {
+		if want := map[string]string{"shop-api": "shop"}[r.Name]; r.Project != want {
+			t.Errorf("route %s has project %q; want %q", r.Name, r.Project, want)
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Kind says where a route came from and how long it lasts.
@@ -38,6 +39,10 @@ type Route struct {
 	Kind  Kind      `json:"kind"`
 	PID   int       `json:"pid,omitempty"` // the owner of a KindRun route
 	Added time.Time `json:"added"`
+	// Project is the project the route's service belongs to (for the
+	// services of a homeport.toml, the name of the folder that holds it):
+	// the dashboard groups listeners by it. "" for none.
+	Project string `json:"project,omitempty"`
 }
 
 // ErrNoRoute is returned (wrapped) when a name has no route.
@@ -72,17 +77,34 @@ func (e *ConflictError) Error() string {
 // proxied request, take no lock: they read an immutable map that every change
 // replaces whole (changes are rare, lookups are not).
 type Table struct {
-	mu     sync.Mutex // serialises changes and saving
-	routes atomic.Pointer[map[string]Route]
-	path   string // where persistent routes are saved; "" keeps them in memory
-	now    func() time.Time
+	mu      sync.Mutex // serialises changes and saving
+	routes  atomic.Pointer[map[string]Route]
+	changed chan struct{} // closed (and replaced) at each change; under mu
+	path    string        // where persistent routes are saved; "" keeps them in memory
+	now     func() time.Time
 }
 
 // NewTable returns an empty table that keeps its routes in memory only.
 func NewTable() *Table {
-	t := &Table{now: time.Now}
+	t := &Table{now: time.Now, changed: make(chan struct{})}
 	t.routes.Store(&map[string]Route{})
 	return t
+}
+
+// Changed returns a channel that is closed at the next change of the
+// table: the dashboard's event streams wait on it to give the listeners
+// of a route that came or went their new service and project.
+func (t *Table) Changed() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.changed
+}
+
+// store replaces the routes and wakes the waiters of Changed; t.mu held.
+func (t *Table) store(m map[string]Route) {
+	t.routes.Store(&m)
+	close(t.changed)
+	t.changed = make(chan struct{})
 }
 
 // OpenTable returns a table whose persistent routes are saved in the file at
@@ -130,8 +152,8 @@ func (t *Table) List() []Route {
 }
 
 // Add adds a route and returns it as stored (name folded to lower case, the
-// time it was added). Adding the same route again (same name, port, kind and
-// owner) changes nothing; a name that already routes elsewhere is a
+// time it was added). Adding the same route again (same name, port, kind,
+// owner and project) changes nothing; a name that already routes elsewhere is a
 // *ConflictError: remove the old route first. A persistent route is saved
 // before Add returns; if saving fails the table is unchanged.
 func (t *Table) Add(r Route) (Route, error) {
@@ -153,12 +175,15 @@ func (t *Table) Add(r Route) (Route, error) {
 	default:
 		return Route{}, badRoute("route %s has kind %q; want %q or %q", name, r.Kind, KindRun, KindPersistent)
 	}
+	if err := checkProject(r.Project); err != nil {
+		return Route{}, badRoute("route %s: %v", name, err)
+	}
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	old := *t.routes.Load()
 	if have, ok := old[name]; ok {
-		if have.Port == r.Port && have.Kind == r.Kind && have.PID == r.PID {
+		if have.Port == r.Port && have.Kind == r.Kind && have.PID == r.PID && have.Project == r.Project {
 			return have, nil
 		}
 		return Route{}, &ConflictError{Existing: have}
@@ -176,8 +201,26 @@ func (t *Table) Add(r Route) (Route, error) {
 			return Route{}, err
 		}
 	}
-	t.routes.Store(&m)
+	t.store(m)
 	return r, nil
+}
+
+// maxProject bounds a route's project name: a name for one line of a
+// table, not a place to store data.
+const maxProject = 100
+
+// checkProject refuses a project name that could not be shown on one line.
+func checkProject(p string) error {
+	if len(p) > maxProject {
+		return fmt.Errorf("project name is %d bytes long; at most %d", len(p), maxProject)
+	}
+	if !utf8.ValidString(p) {
+		return fmt.Errorf("project name %q is not UTF-8", p)
+	}
+	if i := strings.IndexFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f }); i >= 0 {
+		return fmt.Errorf("project name %q has a control character at byte %d", p, i+1)
+	}
+	return nil
 }
 
 // Remove removes the route of name and returns it. A name without a route is
@@ -241,7 +284,7 @@ func (t *Table) removeLocked(match func(Route) bool, asked string) (Route, error
 			return Route{}, err
 		}
 	}
-	t.routes.Store(&m)
+	t.store(m)
 	return found, nil
 }
 
@@ -349,6 +392,9 @@ func DecodeRoutes(r io.Reader) ([]Route, error) {
 		}
 		if r.PID != 0 {
 			return nil, fmt.Errorf("route %d (%s): a saved route has no pid", i+1, name)
+		}
+		if err := checkProject(r.Project); err != nil {
+			return nil, fmt.Errorf("route %d (%s): %w", i+1, name, err)
 		}
 		r.Name = name
 		out = append(out, r)

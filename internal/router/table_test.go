@@ -99,6 +99,7 @@ func TestTableAddConflictsAndRemove(t *testing.T) {
 		{Name: "web", Port: 5174, Kind: KindRun, PID: 10},
 		{Name: "web", Port: 5173, Kind: KindRun, PID: 11},
 		{Name: "web", Port: 5173, Kind: KindPersistent},
+		{Name: "web", Port: 5173, Kind: KindRun, PID: 10, Project: "shop"},
 	} {
 		_, err := tab.Add(r)
 		var ce *ConflictError
@@ -119,6 +120,9 @@ func TestTableAddConflictsAndRemove(t *testing.T) {
 		{Route{Name: "a", Port: 65536, Kind: KindPersistent}, "out of range"},
 		{Route{Name: "a", Port: 80, Kind: KindRun}, "needs the pid"},
 		{Route{Name: "a", Port: 80, Kind: "other"}, `kind "other"`},
+		{Route{Name: "a", Port: 80, Kind: KindPersistent, Project: "shop\x1b[2J"}, "control character at byte 5"},
+		{Route{Name: "a", Port: 80, Kind: KindPersistent, Project: "\xff"}, "not UTF-8"},
+		{Route{Name: "a", Port: 80, Kind: KindPersistent, Project: strings.Repeat("p", 101)}, "at most 100"},
 	}
 	for _, b := range bad {
 		if _, err := tab.Add(b.r); err == nil || !strings.Contains(err.Error(), b.msg) {
@@ -143,6 +147,44 @@ func TestTableAddConflictsAndRemove(t *testing.T) {
 	}
 	if r, ok := tab.Lookup("docs"); !ok || r.Port != 4000 {
 		t.Errorf("Lookup(docs) = %+v, %v; want port 4000", r, ok)
+	}
+}
+
+// TestTableChanged: every change wakes whoever waits on Changed, and a
+// change that changes nothing (the same route again) does not.
+func TestTableChanged(t *testing.T) {
+	tab := NewTable()
+	ch := tab.Changed()
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	if closed(ch) {
+		t.Fatal("Changed is closed before any change")
+	}
+	r := Route{Name: "api", Port: 3000, Kind: KindRun, PID: 7, Project: "shop"}
+	if _, err := tab.Add(r); err != nil {
+		t.Fatal(err)
+	}
+	if !closed(ch) {
+		t.Error("Changed not closed after Add")
+	}
+	ch = tab.Changed()
+	if closed(ch) {
+		t.Error("the channel after a change is already closed")
+	}
+	if _, err := tab.Add(r); err != nil || closed(ch) {
+		t.Errorf("Add of the same route again = %v, changed %v; want nil, no change", err, closed(ch))
+	}
+	if got, _ := tab.Lookup("api"); got.Project != "shop" {
+		t.Errorf("Lookup(api).Project = %q; want shop", got.Project)
+	}
+	if gone := tab.RemoveOwned(7); len(gone) != 1 || gone[0].Project != "shop" || !closed(ch) {
+		t.Errorf("RemoveOwned(7) = %+v, changed %v; want the route of shop, changed", gone, closed(ch))
 	}
 }
 
@@ -184,6 +226,9 @@ func TestDecodeRoutes(t *testing.T) {
 		{"bad port", `{"version":1,"routes":[{"name":"a","port":70000,"kind":"persistent"}]}`, nil, "port 70000 is out of range"},
 		{"run route saved", `{"version":1,"routes":[{"name":"a","port":1,"kind":"run","pid":3}]}`, nil, `kind "run"`},
 		{"pid on persistent", `{"version":1,"routes":[{"name":"a","port":1,"kind":"persistent","pid":3}]}`, nil, "no pid"},
+		{"project", `{"version":1,"routes":[{"name":"a","port":1,"kind":"persistent","added":"2026-03-04T05:06:07Z","project":"shop"}]}`,
+			[]Route{{Name: "a", Port: 1, Kind: KindPersistent, Added: added, Project: "shop"}}, ""},
+		{"bad project", `{"version":1,"routes":[{"name":"a","port":1,"kind":"persistent","project":"a\u0007b"}]}`, nil, "route 1 (a): project name"},
 		{"too large", `{"version":1,"routes":[],"x":"` + strings.Repeat("a", maxRoutesFile) + `"}`, nil, "larger than"},
 	}
 	for _, tt := range tests {

@@ -11,8 +11,12 @@ import (
 	"homeport/internal/router"
 )
 
-// Daemon is the daemon's router as Routes.
-type Daemon struct{}
+// Daemon is the daemon's router as Routes. Project, when set, names the
+// project whose service the run is: its route carries it, and the
+// dashboard groups the service's listeners under it.
+type Daemon struct {
+	Project string
+}
 
 // EnsureDaemon returns the state of this user's daemon, starting one in the
 // background (as `homeport up --detach` does, with exe as homeport) when
@@ -38,8 +42,9 @@ func EnsureDaemon(ctx context.Context, exe string) (st *daemon.State, started bo
 
 // Add adds the run route. A name still held by a run whose owner has gone
 // (killed with SIGKILL, so it could not remove its route) is taken over.
-func (Daemon) Add(ctx context.Context, name string, port, pid int) error {
-	_, _, err := daemon.AddRunRoute(ctx, name, port, pid)
+func (d Daemon) Add(ctx context.Context, name string, port, pid int) error {
+	r := daemon.RunRoute{Name: name, Port: port, PID: pid, Project: d.Project}
+	_, _, err := daemon.AddRunRoute(ctx, r)
 	var ae *daemon.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusConflict {
 		return err
@@ -54,7 +59,7 @@ func (Daemon) Add(ctx context.Context, name string, port, pid int) error {
 	if _, rerr := daemon.RemoveRoute(ctx, name); rerr != nil {
 		return err
 	}
-	_, _, err = daemon.AddRunRoute(ctx, name, port, pid)
+	_, _, err = daemon.AddRunRoute(ctx, r)
 	return err
 }
 

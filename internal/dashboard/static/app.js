@@ -10,6 +10,15 @@ let filterText = "";
 let loggedOut = false;
 let routeList = [];          // the daemon's routes, from /api/v1/routes
 let routesByPort = new Map(); // port -> [route names]
+// "Group by project": the rows of each project (the daemon labels each
+// listener with its service and project) under a header row naming the
+// project, its services and its count of listeners; rows without one
+// under "no project", last. One tbody still holds every row, sorted by
+// project and service first, so a new row finds its place by one binary
+// search and a header is one more row: no pass over all rows per change.
+let grouped = false;
+const groups = new Map();   // project ("" none) -> {key, tr, shown, live, services}
+const COLS = 12;
 
 function el(tag, props, ...kids) {
   const e = document.createElement(tag);
@@ -31,6 +40,8 @@ const userOf = (s) => s.user || "";
 const commandOf = (s) => { const o = owner(s); return o && o.cmdline.length ? o.cmdline.join(" ") : (o ? "[" + o.name + "]" : ""); };
 const startedOf = (s) => { const o = owner(s); return o && o.started ? Date.parse(o.started) : 0; };
 const exposed = (s) => s.exposure !== "loopback";
+const projectOf = (s) => s.project || "";
+const serviceOf = (s) => s.service || "";
 
 function exposureText(s) {
   const fam = s.dual_stack ? "dual-stack" : (s.family === "ipv6" ? "v6" : "v4");
@@ -53,10 +64,23 @@ function uptime(ms) {
 const sortValue = {
   port: (s) => s.port, proto: (s) => s.proto, address: (s) => s.address, exposure: (s) => s.exposure,
   class: (s) => s.class, process: (s) => processOf(s), pid: (s) => pidOf(s), user: userOf,
-  uptime: (s) => -startedOf(s), command: commandOf,
+  uptime: (s) => -startedOf(s), command: commandOf, service: serviceOf,
 };
 
+// named sorts names with the unnamed last. Plain code-unit order: a
+// collation that calls two different names equal would split a group.
+function named(x, y) {
+  if (x === y) return 0;
+  if (!x) return 1;
+  if (!y) return -1;
+  return x < y ? -1 : 1;
+}
+
 function compare(a, b) {
+  if (grouped) {
+    const g = named(projectOf(a), projectOf(b)) || named(serviceOf(a), serviceOf(b));
+    if (g) return g;
+  }
   const f = sortValue[sortKey];
   const x = f(a), y = f(b);
   let c = typeof x === "number" ? x - y : String(x).localeCompare(String(y));
@@ -66,13 +90,14 @@ function compare(a, b) {
 
 function matches(s) {
   if (!filterText) return true;
-  const hay = [s.port, s.proto, s.address, s.local, s.exposure, processOf(s), pidOf(s), userOf(s), commandOf(s), s.class].join(" ").toLowerCase();
+  const hay = [s.port, s.proto, s.address, s.local, s.exposure, processOf(s), pidOf(s), userOf(s), commandOf(s), s.class, projectOf(s), serviceOf(s)].join(" ").toLowerCase();
   return filterText.split(/\s+/).every((w) => hay.includes(w));
 }
 
 function cells(s) {
   const expClass = s.exposure === "loopback" ? "exp-loopback" : (s.exposure === "all interfaces" ? "exp-all" : "exp-address");
   return [
+    el("td", { class: "svc", text: serviceOf(s) }),
     el("td", { class: "num", text: String(s.port) }),
     el("td", { text: s.proto }),
     el("td", { text: s.address }),
@@ -142,13 +167,69 @@ function renderRoutes() {
       el("td", {}, el("a", { href: routeURL(r.name), text: r.name + ".localhost", target: "_blank", rel: "noopener" })),
       el("td", { class: "num", text: String(r.port) }),
       el("td", { text: r.kind === "run" ? "homeport run (pid " + r.pid + ")" : "route add" }),
+      el("td", { text: r.project || "" }),
       by));
   }
   const unrouted = [];
   for (const r of rows.values()) if (!r.gone && r.s.proto === "tcp" && !routesByPort.has(r.s.port)) unrouted.push(r.s.port);
   box.replaceChildren(
-    el("table", {}, el("thead", {}, el("tr", {}, ...["ROUTE", "PORT", "FROM", "SERVED BY"].map((h) => el("th", { text: h })))), tb),
+    el("table", {}, el("thead", {}, el("tr", {}, ...["ROUTE", "PORT", "FROM", "PROJECT", "SERVED BY"].map((h) => el("th", { text: h })))), tb),
     el("p", { class: "dim", text: unrouted.length + " TCP listeners have no route: give one a name with 'homeport route add NAME PORT'." }));
+}
+
+// ---- groups: a header row per project ----
+
+function newGroup(key) {
+  const g = { key, shown: 0, live: 0, services: new Map(),
+    tr: el("tr", { class: "group", "data-project": key }, el("td", { colSpan: COLS })) };
+  g.tr.hidden = true; // until a row of it shows (the filter may hide them all)
+  groups.set(key, g);
+  return g;
+}
+
+// tally counts a live row of s in g (d = 1) or stops counting it (d = -1).
+function tally(g, s, d) {
+  g.live += d;
+  const name = serviceOf(s);
+  if (!name) return;
+  const n = (g.services.get(name) || 0) + d;
+  if (n > 0) g.services.set(name, n); else g.services.delete(name);
+}
+
+function groupText(g) {
+  const names = [...g.services.keys()].sort(named);
+  const parts = [el("span", { class: "g-name" + (g.key ? "" : " dim"), text: g.key || "no project" })];
+  if (names.length) parts.push(el("span", { class: "g-svc", text: names.join(", ") }));
+  parts.push(el("span", { class: "g-count", text: g.live + (g.live === 1 ? " listener" : " listeners") }));
+  g.tr.firstChild.replaceChildren(...parts);
+}
+
+// joinGroup counts r, just put in the page, in its project's group.
+function joinGroup(r) {
+  const g = groups.get(projectOf(r.s));
+  g.shown++;
+  if (!r.gone) tally(g, r.s, 1);
+  r.group = g;
+  if (!r.tr.hidden) g.tr.hidden = false;
+  groupText(g);
+}
+
+// leaveGroup forgets r, just taken out of the page; the header goes with
+// the group's last row.
+function leaveGroup(r) {
+  const g = r.group;
+  if (!g) return;
+  r.group = null;
+  if (!r.gone) tally(g, r.s, -1);
+  if (--g.shown <= 0) { g.tr.remove(); groups.delete(g.key); } else groupText(g);
+}
+
+function setGrouped(on) {
+  grouped = on;
+  try { localStorage.setItem("homeport.group", on ? "project" : ""); } catch (e) { /* storage off: the choice lasts this visit */ }
+  $("#group").checked = on;
+  $("#ports").classList.toggle("grouped", on);
+  render();
 }
 
 function makeRow(s) {
@@ -174,11 +255,24 @@ function render() {
   order = [...rows.keys()].filter((id) => !rows.get(id).gone || rows.get(id).details);
   order.sort((a, b) => compare(rows.get(a).s, rows.get(b).s));
   const frag = document.createDocumentFragment();
+  groups.clear();
+  for (const r of rows.values()) r.group = null;
   for (const id of order) {
     const r = rows.get(id);
+    if (grouped) {
+      // Sorted by project first: a group's rows are together, and its
+      // header goes before the first of them.
+      let g = groups.get(projectOf(r.s));
+      if (!g) { g = newGroup(projectOf(r.s)); frag.append(g.tr); }
+      g.shown++;
+      if (!r.gone) tally(g, r.s, 1);
+      r.group = g;
+      if (!r.tr.hidden) g.tr.hidden = false;
+    }
     frag.append(r.tr);
     if (r.details) frag.append(r.details);
   }
+  for (const g of groups.values()) groupText(g);
   tbody.replaceChildren(frag);
   for (const th of document.querySelectorAll("th[data-key]")) {
     th.classList.toggle("asc", th.dataset.key === sortKey && sortDir > 0);
@@ -203,19 +297,29 @@ function snapshot(msg) {
   render();
 }
 
-function opened(s) {
+function opened(s, quiet) {
   const id = idOf(s);
   const old = rows.get(id);
   if (old) removeRow(id, old);
   const r = { s, tr: makeRow(s) };
   const i = insertIndex(s);
   const tbody = $("#ports tbody");
-  const before = i < order.length ? rows.get(order[i]).tr : null;
+  const next = i < order.length ? rows.get(order[i]) : null;
+  let before = next ? next.tr : null;
+  if (grouped) {
+    // The row after the new one's place is in its group or in a later
+    // one: then the new row goes before that group's header, after its
+    // own group's last row (a group of its own: a header first).
+    const key = projectOf(s);
+    if (next && next.group && next.group.key !== key) before = next.group.tr;
+    if (!groups.has(key)) tbody.insertBefore(newGroup(key).tr, before);
+  }
   tbody.insertBefore(r.tr, before);
   rows.set(id, r);
   order.splice(i, 0, id);
+  if (grouped) joinGroup(r);
   r.tr.classList.add("new");
-  if (s.exposure === "all interfaces") {
+  if (!quiet && s.exposure === "all interfaces") {
     const o = owner(s);
     notice("New listener on all interfaces: " + s.proto + " port " + s.port + (o ? " by " + o.name + " (pid " + o.pid + ")" : ""));
   }
@@ -225,6 +329,7 @@ function removeRow(id, r) {
   if (r.timer) clearTimeout(r.timer);
   r.tr.remove();
   if (r.details) r.details.remove();
+  leaveGroup(r);
   rows.delete(id);
   const i = order.indexOf(id);
   if (i >= 0) order.splice(i, 1);
@@ -234,6 +339,7 @@ function closed(s) {
   const id = idOf(s);
   const r = rows.get(id);
   if (!r) return;
+  if (r.group && !r.gone) { tally(r.group, r.s, -1); groupText(r.group); }
   r.gone = true;
   r.tr.classList.remove("new");
   r.tr.classList.add("gone");
@@ -247,6 +353,15 @@ function changed(s) {
   const id = idOf(s);
   const r = rows.get(id);
   if (!r) return opened(s);
+  if (grouped && !r.gone && (projectOf(r.s) !== projectOf(s) || serviceOf(r.s) !== serviceOf(s))) {
+    // Another project or service (a route came or went): the row moves
+    // to its new place, its details open as they were.
+    const open = !!r.details;
+    removeRow(id, r);
+    opened(s, true);
+    if (open) toggleDetails(id);
+    return;
+  }
   r.s = s;
   r.tr.replaceChildren(...cells(s));
   r.tr.classList.remove("new");
@@ -285,7 +400,7 @@ function toggleDetails(id) {
     return;
   }
   if (r.gone) return;
-  r.details = el("tr", { class: "details", "data-for": id }, el("td", { colSpan: 11 }));
+  r.details = el("tr", { class: "details", "data-for": id }, el("td", { colSpan: COLS }));
   r.tr.after(r.details);
   fillDetails(id);
 }
@@ -297,6 +412,8 @@ function fillDetails(id) {
   const add = (k, v) => dl.append(el("dt", { text: k }), el("dd", { text: v }));
   add("socket", s.proto + " " + s.local + (s.inode ? "  inode " + s.inode : "") + "  " + s.state);
   add("exposure", exposureText(s));
+  if (s.service) add("service", s.service + "  " + routeURL(s.service));
+  if (s.project) add("project", s.project);
   const os = s.owners || [];
   if (!os.length) add("owner", "not visible to this user (another user's process, another PID namespace, or the kernel)");
   for (const o of os) {
@@ -425,7 +542,11 @@ function showView(name) {
 }
 
 function applyFilter() {
-  for (const r of rows.values()) r.tr.hidden = !matches(r.s);
+  for (const g of groups.values()) g.tr.hidden = true;
+  for (const r of rows.values()) {
+    r.tr.hidden = !matches(r.s);
+    if (r.group && !r.tr.hidden) r.group.tr.hidden = false;
+  }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -446,6 +567,12 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#tab-audit").addEventListener("click", () => showView("audit"));
   $("#tab-routes").addEventListener("click", () => showView("routes"));
   $("#audit-run").addEventListener("click", runAudit);
+  let saved = "";
+  try { saved = localStorage.getItem("homeport.group") || ""; } catch (e) { /* storage off */ }
+  grouped = saved === "project";
+  $("#group").checked = grouped;
+  $("#ports").classList.toggle("grouped", grouped);
+  $("#group").addEventListener("change", (ev) => setGrouped(ev.target.checked));
   setInterval(() => { for (const r of rows.values()) { const c = r.tr.querySelector(".up"); if (c) c.textContent = uptime(startedOf(r.s)); } }, 30000);
   api("/api/v1/status").then(() => { connect(); loadRoutes(); setInterval(loadRoutes, 2000); }).catch(() => {});
 });
