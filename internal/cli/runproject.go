@@ -150,8 +150,8 @@ func runProject(ctx context.Context, opts *RunOptions) error {
 			return project.Check(ctx, project.CheckOptions{File: file.Path, Dir: opts.Dir, Plan: project.PlanOptions{
 				Take: take, Holds: holds, Mine: mine, Current: running.Picked(), RouterPort: uint16(st.Port)}})
 		},
-		Project: filepath.Base(file.Dir),
-		Routes:  runner.Daemon{},
+		// The dashboard groups the services' listeners under it.
+		Routes: runner.Daemon{Project: filepath.Base(file.Dir)},
 		Output: func(service string) (io.Writer, io.Writer) {
 			o, e := output(service)
 			return o, e

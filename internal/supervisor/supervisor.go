@@ -39,9 +39,9 @@ type Options struct {
 	// were.
 	Reload func(ctx context.Context, running *project.Plan, mine func(pid int) bool) (*project.Plan, error)
 
-	// Project names the project in its routes.
-	Project string
-	Routes  runner.Routes
+	// Routes is where the services' routes go (the daemon's router, with
+	// the project's name).
+	Routes runner.Routes
 
 	// Output gives each service's stdout and stderr.
 	Output func(service string) (stdout, stderr io.Writer)

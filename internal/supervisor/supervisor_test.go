@@ -225,7 +225,7 @@ func (p *proj) run(watch bool, tweak func(*Options)) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	opts := Options{
-		Plan: plan, Project: filepath.Base(p.dir), Routes: tableRoutes{router.NewTable()},
+		Plan: plan, Routes: tableRoutes{router.NewTable()},
 		Report:      r.ev.add,
 		StopTimeout: 10 * time.Second,
 		Output:      func(string) (io.Writer, io.Writer) { return r.out, r.out },
