@@ -206,10 +206,10 @@ type changeJSON struct {
 // "snapshot" of every listener, then a "change" for each poll that saw one,
 // and for each change of the routes that gives listeners another service
 // or project (a "change" event per listener on the ports concerned).
-// Sockets carry their service and project (see labeler). One stream serves
-// one tab; a client that falls behind is dropped (the
-// browser reconnects and starts again from a fresh snapshot), and writes
-// time out so that a stalled client frees its goroutine.
+// Sockets carry their service and project (see labeler). One stream
+// serves one tab; a client that falls behind is dropped (the browser
+// reconnects and starts again from a fresh snapshot), and writes time out
+// so that a stalled client frees its goroutine.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	sub := s.hub.Subscribe(16)

@@ -147,8 +147,8 @@ func (s *Server) Run(ctx context.Context) {
 	_ = p.Run(ctx, func(u watch.Update) {
 		s.metrics.observe(u)
 		s.hub.Publish(u)
-		// Once a minute or so, the labeler forgets the processes that
-		// are gone.
+		// Every 64 polls (about a minute at the default interval), the
+		// labeler forgets the processes that are gone.
 		if polls++; polls%64 == 0 {
 			s.labels.forget(u.Snapshot)
 		}
