@@ -55,8 +55,9 @@ func TestDashboardGroupsByProject(t *testing.T) {
 	}
 	apiLn, apiPort := listen()
 	_, webPort := listen()
+	owner := runOwner(t)
 	for name, p := range map[string]int{"api": apiPort, "web": webPort} {
-		if _, _, err := AddRunRoute(bg, RunRoute{Name: name, Port: p, PID: os.Getpid(), Project: "shop"}); err != nil {
+		if _, _, err := AddRunRoute(bg, RunRoute{Name: name, Port: p, PID: owner, Project: "shop"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,7 +110,7 @@ func TestDashboardGroupsByProject(t *testing.T) {
 		}).observe(document.querySelector('#ports tbody'), { childList: true, attributes: true, attributeFilter: ['data-gone'], subtree: true });
 		return true; })()`))
 	_, workerPort := listen()
-	if _, _, err := AddRunRoute(bg, RunRoute{Name: "worker", Port: workerPort, PID: os.Getpid(), Project: "shop"}); err != nil {
+	if _, _, err := AddRunRoute(bg, RunRoute{Name: "worker", Port: workerPort, PID: owner, Project: "shop"}); err != nil {
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, "the worker row in shop", groupOfJS(workerPort)+` === 'shop'`)

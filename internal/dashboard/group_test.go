@@ -32,7 +32,7 @@ func TestLabelerServices(t *testing.T) {
 	sock := func(proto sockets.Proto, port uint16) sockets.Socket {
 		return sockets.Socket{Proto: proto, State: sockets.Listen, Local: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port), UID: -1}
 	}
-	l := newLabeler(tab)
+	l := newLabeler(tab, 0)
 	rows := l.rows([]sockets.Socket{sock(sockets.TCP, 4000), sock(sockets.UDP, 4000), sock(sockets.TCP, 5432), sock(sockets.TCP, 6000)})
 	type lab struct{ Service, Project string }
 	var got []lab
@@ -46,14 +46,14 @@ func TestLabelerServices(t *testing.T) {
 
 	// relabel names the listeners of the ports whose route changed, and
 	// only those.
-	before := l.services()
+	before := l.index()
 	if _, err := tab.Remove("db"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tab.Add(router.Route{Name: "metrics", Port: 6000, Kind: router.KindPersistent}); err != nil {
 		t.Fatal(err)
 	}
-	changed := l.relabel([]sockets.Socket{sock(sockets.TCP, 4000), sock(sockets.TCP, 5432), sock(sockets.TCP, 6000), sock(sockets.UDP, 6000)}, before, l.services())
+	changed := l.relabel([]sockets.Socket{sock(sockets.TCP, 4000), sock(sockets.TCP, 5432), sock(sockets.TCP, 6000), sock(sockets.UDP, 6000)}, before, l.index())
 	got = got[:0]
 	for _, r := range changed {
 		got = append(got, lab{r.Local, r.Service})
@@ -90,7 +90,7 @@ func BenchmarkRows(b *testing.B) {
 		}
 	})
 	b.Run("labelled", func(b *testing.B) {
-		l := newLabeler(tab)
+		l := newLabeler(tab, 0)
 		for b.Loop() {
 			_ = l.rows(socks)
 		}

@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -133,7 +134,7 @@ func New(opts Options) *Server {
 	if opts.RouteAPI != nil {
 		table = opts.RouteAPI.Table
 	}
-	s.labels = newLabeler(table)
+	s.labels = newLabeler(table, os.Getpid())
 	s.metrics = newMetrics(s)
 	s.routes()
 	return s
