@@ -42,9 +42,10 @@ type Socket struct {
 
 	// Service and Project are how the daemon's dashboard groups
 	// listeners: the service is the route (NAME.localhost) that goes to a
-	// TCP listener's port, the project that route's project, else the one
-	// the owner works in (the nearest manifest above its working folder).
-	// Set by the daemon's API only.
+	// TCP listener's port, or the `homeport run` that started its owner;
+	// the project that route's or run's project, else the one the owner
+	// works in (the nearest manifest above its working folder). Set by the
+	// daemon's API only (internal/dashboard's labeler).
 	Service string `json:"service,omitempty"`
 	Project string `json:"project,omitempty"`
 }

@@ -34,7 +34,8 @@ func headerJS(project string) string {
 // project shop) and a listener of another project (a child working in a
 // folder whose package.json names it ledger) sit under their projects'
 // headers with their service names; a new service shows in its group, a
-// listener that closes leaves its group, and the choice outlives a reload.
+// listener that closes turns red in its group and leaves it, and the
+// choice outlives a reload.
 func TestDashboardGroupsByProject(t *testing.T) {
 	stateHome(t)
 	ctx := browser(t)
@@ -54,8 +55,9 @@ func TestDashboardGroupsByProject(t *testing.T) {
 	}
 	apiLn, apiPort := listen()
 	_, webPort := listen()
+	owner := runOwner(t)
 	for name, p := range map[string]int{"api": apiPort, "web": webPort} {
-		if _, _, err := AddRunRoute(bg, RunRoute{Name: name, Port: p, PID: os.Getpid(), Project: "shop"}); err != nil {
+		if _, _, err := AddRunRoute(bg, RunRoute{Name: name, Port: p, PID: owner, Project: "shop"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -86,12 +88,33 @@ func TestDashboardGroupsByProject(t *testing.T) {
 		t.Error("web's row comes before api's")
 	}
 
-	// A new service of shop shows, green, in shop's group.
+	// A new service of shop shows, green, in shop's group. The page may
+	// see the listener before its route (then under this test's own
+	// project) and move it; either way it is put in shop's group flashing.
+	// The flash lasts 1.5s: an observer notes how each row came in.
+	value(t, ctx, "watch rows come and go", chromedp.Evaluate[bool](`(() => {
+		window.arrived = [];
+		window.left = [];
+		const groupOf = (n) => {
+			let h = n.previousElementSibling;
+			while (h && !h.classList.contains('group')) h = h.previousElementSibling;
+			return h ? h.dataset.project : null;
+		};
+		new MutationObserver((muts) => {
+			for (const m of muts) {
+				if (m.type === 'attributes' && m.target.dataset.gone)
+					window.left.push({ port: m.target.dataset.port, group: groupOf(m.target), red: m.target.classList.contains('gone') });
+				for (const n of m.addedNodes) if (n.classList && n.classList.contains('sock'))
+					window.arrived.push({ port: n.dataset.port, group: groupOf(n), flash: n.classList.contains('new') });
+			}
+		}).observe(document.querySelector('#ports tbody'), { childList: true, attributes: true, attributeFilter: ['data-gone'], subtree: true });
+		return true; })()`))
 	_, workerPort := listen()
-	if _, _, err := AddRunRoute(bg, RunRoute{Name: "worker", Port: workerPort, PID: os.Getpid(), Project: "shop"}); err != nil {
+	if _, _, err := AddRunRoute(bg, RunRoute{Name: "worker", Port: workerPort, PID: owner, Project: "shop"}); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(t, ctx, "the worker row in shop", groupOfJS(workerPort)+` === 'shop' && document.querySelector('`+rowSel(workerPort)+`').classList.contains('new')`)
+	waitJS(t, ctx, "the worker row in shop", groupOfJS(workerPort)+` === 'shop'`)
+	waitJS(t, ctx, "the worker row come in flashing in shop", fmt.Sprintf(`arrived.some((a) => a.port === '%d' && a.group === 'shop' && a.flash)`, workerPort))
 	waitJS(t, ctx, "shop's header counting worker", headerJS("shop")+` === 'shop | api, web, worker | 3 listeners'`)
 
 	shot := artifactPath("homeport-dashboard-grouped.png")
@@ -103,6 +126,7 @@ func TestDashboardGroupsByProject(t *testing.T) {
 	// api closes: its row goes from shop's group, and the header with it.
 	apiLn.Close()
 	waitJS(t, ctx, "api's row to go", fmt.Sprintf(`!document.querySelector('%s')`, rowSel(apiPort)))
+	waitJS(t, ctx, "api's row to have gone red in shop", fmt.Sprintf(`left.some((a) => a.port === '%d' && a.group === 'shop' && a.red)`, apiPort))
 	waitJS(t, ctx, "shop's header without api", headerJS("shop")+` === 'shop | web, worker | 2 listeners'`)
 	// The last row of a group takes its header along.
 	if err := ledger.cmd.Process.Kill(); err != nil {

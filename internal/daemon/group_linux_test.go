@@ -6,12 +6,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +39,19 @@ func projectDir(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return src
+}
+
+// runOwner starts a process that stands for a `homeport run` owning run
+// routes (a run route needs a live owner), and returns its pid. Its own
+// process tree is empty: no listener descends from it.
+func runOwner(t testing.TB) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd.Process.Pid
 }
 
 // startHolderIn is startHolder with dir as the child's working folder.
@@ -65,7 +81,9 @@ func labelsOn(socks []api.Socket, ports ...int) map[int]label {
 // event stream) name each listener's service (the route to its port) and
 // project (the route's, else the one its owner works in, from the nearest
 // package.json above its working folder); a route that comes or goes
-// while a page watches relabels the listeners on its port.
+// while a page watches relabels the listeners on its port, and the run
+// that owns a route gives its service and project to the listeners of
+// the processes it started.
 func TestRowsCarryServiceAndProject(t *testing.T) {
 	stateHome(t)
 	port := freePort(t)
@@ -84,7 +102,8 @@ func TestRowsCarryServiceAndProject(t *testing.T) {
 	}
 	defer apiLn.Close()
 	apiPort := apiLn.Addr().(*net.TCPAddr).Port
-	if _, _, err := AddRunRoute(ctx, RunRoute{Name: "api", Port: apiPort, PID: os.Getpid(), Project: "shop"}); err != nil {
+	owner := runOwner(t)
+	if _, _, err := AddRunRoute(ctx, RunRoute{Name: "api", Port: apiPort, PID: owner, Project: "shop"}); err != nil {
 		t.Fatal(err)
 	}
 	// A child working in a folder of project ledger, without a route; and
@@ -118,8 +137,8 @@ func TestRowsCarryServiceAndProject(t *testing.T) {
 	// A page watching: a route added for ledger's port names its service
 	// and its project in a change event, and goes again when removed.
 	ev := openEvents(t, c)
-	ev.wait(t, "snapshot", func(name string, _ []byte) bool { return name == "snapshot" })
-	if _, _, err := AddRunRoute(ctx, RunRoute{Name: "ledger-web", Port: ledger.port, PID: os.Getpid(), Project: "ledger-suite"}); err != nil {
+	ev.waitLabel(t, ledger.port, label{"", "ledger"})
+	if _, _, err := AddRunRoute(ctx, RunRoute{Name: "ledger-web", Port: ledger.port, PID: owner, Project: "ledger-suite"}); err != nil {
 		t.Fatal(err)
 	}
 	ev.waitLabel(t, ledger.port, label{"ledger-web", "ledger-suite"})
@@ -127,10 +146,46 @@ func TestRowsCarryServiceAndProject(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev.waitLabel(t, ledger.port, label{"", "ledger"})
+
+	// This test process as a run: its route (to a port nobody listens on)
+	// names the service and project of the listeners its children hold,
+	// where no route of their own says otherwise; its own listener keeps
+	// its route's.
+	if _, _, err := AddRunRoute(ctx, RunRoute{Name: "tools", Port: freePort(t), PID: os.Getpid(), Project: "toolbox"}); err != nil {
+		t.Fatal(err)
+	}
+	ev.waitLabel(t, ledger.port, label{"tools", "toolbox"})
+	ev.waitLabel(t, books.port, label{"books", "toolbox"})
+	var socks []api.Socket
+	get(t, c, "/api/v1/ports", &socks)
+	if got := labelsOn(socks, apiPort)[apiPort]; got != (label{"api", "shop"}) {
+		t.Errorf("api's listener with the test a run = %+v; want api of shop", got)
+	}
+	if _, err := RemoveRoute(ctx, "tools"); err != nil {
+		t.Fatal(err)
+	}
+	ev.waitLabel(t, ledger.port, label{"", "ledger"})
+
+	// The daemon's own listener is homeport's, even when the daemon
+	// descends from a run (the first `homeport run` starts it): here this
+	// test's parent stands for that run.
+	if ppid := os.Getppid(); ppid > 1 {
+		if _, _, err := AddRunRoute(ctx, RunRoute{Name: "outer", Port: freePort(t), PID: ppid, Project: "outer"}); err != nil {
+			t.Fatal(err)
+		}
+		ev.waitLabel(t, ledger.port, label{"outer", "outer"})
+		ev.waitLabel(t, port, label{"", ""})
+	}
 }
 
-// events reads the daemon's event stream.
-type events struct{ msgs chan [2]string }
+// events reads the daemon's event stream and keeps the latest label of
+// each TCP port it has seen, from the snapshot and the change events.
+type events struct {
+	mu       sync.Mutex
+	snapshot bool
+	labels   map[int]label
+	err      error
+}
 
 func openEvents(t *testing.T, c *Client) *events {
 	t.Helper()
@@ -146,9 +201,8 @@ func openEvents(t *testing.T, c *Client) *events {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
-	e := &events{msgs: make(chan [2]string, 256)}
+	e := &events{labels: map[int]label{}}
 	go func() {
-		defer close(e.msgs)
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 1<<20), 64<<20)
 		var name string
@@ -156,53 +210,61 @@ func openEvents(t *testing.T, c *Client) *events {
 			line := sc.Text()
 			if v, ok := strings.CutPrefix(line, "event: "); ok {
 				name = v
-			} else if v, ok := strings.CutPrefix(line, "data: "); ok {
-				e.msgs <- [2]string{name, v}
+				continue
 			}
+			data, ok := strings.CutPrefix(line, "data: ")
+			if !ok {
+				continue
+			}
+			var msg struct {
+				Sockets []api.Socket `json:"sockets"`
+				Events  []api.Event  `json:"events"`
+			}
+			err := json.Unmarshal([]byte(data), &msg)
+			e.mu.Lock()
+			if err != nil {
+				e.err = fmt.Errorf("%s event %s: %w", name, data, err)
+			}
+			for _, s := range msg.Sockets {
+				if s.Proto == "tcp" {
+					e.labels[int(s.Port)] = label{s.Service, s.Project}
+				}
+			}
+			for _, ev := range msg.Events {
+				if ev.Socket.Proto == "tcp" && ev.Event != "close" {
+					e.labels[int(ev.Socket.Port)] = label{ev.Socket.Service, ev.Socket.Project}
+				}
+			}
+			e.snapshot = e.snapshot || name == "snapshot"
+			e.mu.Unlock()
 		}
+		e.mu.Lock()
+		if e.err == nil {
+			e.err = fmt.Errorf("the event stream ended: %v", sc.Err())
+		}
+		e.mu.Unlock()
 	}()
 	return e
 }
 
-func (e *events) wait(t *testing.T, what string, ok func(name string, data []byte) bool) {
-	t.Helper()
-	deadline := time.After(30 * time.Second)
-	for {
-		select {
-		case m, open := <-e.msgs:
-			if !open {
-				t.Fatalf("the event stream ended waiting for %s", what)
-			}
-			if ok(m[0], []byte(m[1])) {
-				return
-			}
-		case <-deadline:
-			t.Fatalf("no %s after 30s", what)
-		}
-	}
-}
-
-// waitLabel waits for a change event that gives the listener on port the
-// label want.
+// waitLabel waits until the stream has said that the listener on port
+// has the label want.
 func (e *events) waitLabel(t *testing.T, port int, want label) {
 	t.Helper()
-	e.wait(t, "a change labelling port "+strconv.Itoa(port)+" "+want.Service+"/"+want.Project, func(name string, data []byte) bool {
-		if name != "change" {
-			return false
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		e.mu.Lock()
+		got, started, err := e.labels[port], e.snapshot, e.err
+		e.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
 		}
-		var ch struct {
-			Events []api.Event `json:"events"`
+		if started && got == want {
+			return
 		}
-		if err := json.Unmarshal(data, &ch); err != nil {
-			t.Fatalf("change event %s: %v", data, err)
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream says port %d is %+v after 30s; want %+v", port, got, want)
 		}
-		for _, ev := range ch.Events {
-			if int(ev.Socket.Port) == port && ev.Socket.Proto == "tcp" {
-				if ev.Event == "change" && (label{ev.Socket.Service, ev.Socket.Project}) == want {
-					return true
-				}
-			}
-		}
-		return false
-	})
+		time.Sleep(20 * time.Millisecond)
+	}
 }

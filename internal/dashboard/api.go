@@ -10,7 +10,6 @@ import (
 
 	"homeport/internal/api"
 	"homeport/internal/ports"
-	"homeport/internal/router"
 	"homeport/internal/sockets"
 	"homeport/internal/watch"
 )
@@ -205,11 +204,11 @@ type changeJSON struct {
 // events streams the watcher's updates as Server-Sent Events: first a
 // "snapshot" of every listener, then a "change" for each poll that saw one,
 // and for each change of the routes that gives listeners another service
-// or project (a "change" event per listener on the ports concerned).
-// Sockets carry their service and project (see labeler). One stream serves
-// one tab; a client that falls behind is dropped (the
-// browser reconnects and starts again from a fresh snapshot), and writes
-// time out so that a stalled client frees its goroutine.
+// or project (a "change" event per listener it relabels).
+// Sockets carry their service and project (see labeler). One stream
+// serves one tab; a client that falls behind is dropped (the browser
+// reconnects and starts again from a fresh snapshot), and writes time out
+// so that a stalled client frees its goroutine.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	sub := s.hub.Subscribe(16)
@@ -245,7 +244,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if s.labels.table != nil {
 		routesChanged = s.labels.table.Changed()
 	}
-	var shown map[uint16]router.Route // the routes this stream labelled with
+	var shown routeIndex // the routes this stream labelled with
 	started := false
 	for {
 		select {
@@ -258,7 +257,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			var sent bool
 			switch {
 			case u.Initial:
-				shown, started = s.labels.services(), true
+				shown, started = s.labels.index(), true
 				sent = send("snapshot", snapshotJSON{At: u.At, Sockets: s.labels.rows(u.Snapshot), Hidden: u.Hidden})
 			case len(u.Events) > 0:
 				sent = send("change", changeJSON{At: u.At, Events: s.labels.events(u.Events), Hidden: u.Hidden})
@@ -273,7 +272,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			if !started {
 				continue // the snapshot to come has the routes of then
 			}
-			now := s.labels.services()
+			now := s.labels.index()
 			last, _ := s.hub.Last()
 			rows := s.labels.relabel(last.Snapshot, shown, now)
 			shown = now

@@ -15,20 +15,28 @@ import (
 //   - the service of a TCP listener is the route to its port (a run route
 //     before a persistent one when both go there: the run route is the app
 //     homeport started);
+//   - a listener on another port whose owner was started by a `homeport
+//     run` (the owner of a run route, among its parents) belongs to that
+//     run: its service, when the run routes one name only, and its project
+//     (a dev server's second port, a debugger's);
 //   - its project is that route's project, else the project its owner
 //     works in: the nearest folder with a manifest at or above the owner's
-//     working folder (procs.FindProject), as `homeport who` shows it.
+//     working folder (procs.FindProject), as `homeport who` shows it;
+//   - the daemon's own listeners are homeport's: no run's (the first
+//     `homeport run` starts the daemon, which stays its child), no
+//     project's (it works wherever it was started).
 //
-// An owner's project is read once per process (pid and start time) and
-// once per working folder: a poll of 10,000 listeners reads nothing for
-// the processes it has seen before. A process that changes folder keeps
-// the project it had when first seen.
+// What an owner is (its project, its parents) is read once per process
+// (pid and start time), and a folder's project once per folder: a poll of
+// 10,000 listeners reads nothing for the processes it has seen before. A
+// process that changes folder keeps the project it had when first seen.
 type labeler struct {
 	table *router.Table // nil: no routes
+	self  int           // the daemon's pid
 
 	mu       sync.Mutex
-	owners   map[ownerKey]string // process → its project's name ("" none)
-	projects map[dirKey]string   // working folder → its project's name
+	owners   map[ownerKey]*ownerInfo
+	projects map[dirKey]string // working folder → its project's name
 }
 
 type ownerKey struct {
@@ -38,109 +46,194 @@ type ownerKey struct {
 
 type dirKey struct{ ns, dir string }
 
-func newLabeler(table *router.Table) *labeler {
-	return &labeler{table: table, owners: map[ownerKey]string{}, projects: map[dirKey]string{}}
+// ownerInfo is what the labeler knows of one owner.
+type ownerInfo struct {
+	project string // the project it works in; "" none
+	parents []int  // its parents' pids, nearest first; read when first needed
+	chained bool
 }
 
-// services returns, for each port with a route, the route that names its
-// service.
-func (l *labeler) services() map[uint16]router.Route {
+func newLabeler(table *router.Table, self int) *labeler {
+	return &labeler{table: table, self: self, owners: map[ownerKey]*ownerInfo{}, projects: map[dirKey]string{}}
+}
+
+// routeIndex is the routes as the labeler asks them.
+type routeIndex struct {
+	ports map[uint16]router.Route // the route that names the service on a port
+	runs  map[int]run             // the runs (owners of run routes) by pid
+}
+
+// run is what the routes of one `homeport run` say of the processes it
+// started: the service ("" when it routes several names) and the project
+// ("" when none, or its routes name several).
+type run struct {
+	service, project string
+}
+
+// index reads the routes.
+func (l *labeler) index() routeIndex {
 	if l.table == nil {
-		return nil
+		return routeIndex{}
 	}
 	routes := l.table.List() // by name: the first of a kind wins
-	out := make(map[uint16]router.Route, len(routes))
+	idx := routeIndex{ports: make(map[uint16]router.Route, len(routes)), runs: map[int]run{}}
 	for _, r := range routes {
 		p := uint16(r.Port)
-		if have, ok := out[p]; ok && (have.Kind == router.KindRun || r.Kind != router.KindRun) {
+		if have, ok := idx.ports[p]; !ok || have.Kind != router.KindRun && r.Kind == router.KindRun {
+			idx.ports[p] = r
+		}
+		if r.Kind != router.KindRun {
 			continue
 		}
-		out[p] = r
+		if have, ok := idx.runs[r.PID]; ok {
+			if have.project != r.Project {
+				have.project = ""
+			}
+			have.service = ""
+			idx.runs[r.PID] = have
+		} else {
+			idx.runs[r.PID] = run{service: r.Name, project: r.Project}
+		}
 	}
-	return out
+	return idx
 }
 
 // rows returns the JSON forms of socks with their service and project.
 func (l *labeler) rows(socks []sockets.Socket) []api.Socket {
 	out := api.Sockets(socks)
-	svc := l.services()
+	idx := l.index()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i := range socks {
-		l.label(&socks[i], &out[i], svc)
+		out[i].Service, out[i].Project = l.label(&socks[i], idx)
 	}
 	return out
-}
-
-// row is rows for one socket.
-func (l *labeler) row(s *sockets.Socket, svc map[uint16]router.Route) api.Socket {
-	out := api.SocketOf(s)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.label(s, &out, svc)
-	return out
-}
-
-// label sets j's service and project; l.mu held.
-func (l *labeler) label(s *sockets.Socket, j *api.Socket, svc map[uint16]router.Route) {
-	if r, ok := svc[s.Port()]; ok && s.Proto == sockets.TCP {
-		j.Service, j.Project = r.Name, r.Project
-	}
-	if j.Project != "" {
-		return
-	}
-	for i := range s.Owners {
-		if p := l.ownerProject(&s.Owners[i]); p != "" {
-			j.Project = p
-			return
-		}
-	}
-}
-
-// ownerProject returns the name of the project p works in; l.mu held.
-func (l *labeler) ownerProject(p *procs.Process) string {
-	k := ownerKey{p.PID, p.StartTicks}
-	if name, ok := l.owners[k]; ok {
-		return name
-	}
-	name := ""
-	if dir, err := procs.Cwd(p.PID); err == nil {
-		dk := dirKey{procs.MountNS(p.PID), dir}
-		var seen bool
-		if name, seen = l.projects[dk]; !seen {
-			if pr, ok := procs.FindProject(procs.Root(p.PID), dir); ok {
-				name = pr.Name
-			}
-			if dk.ns != "" {
-				// Without its namespace a folder's name may mean
-				// another tree in another container.
-				l.projects[dk] = name
-			}
-		}
-	}
-	if p.PID > 0 {
-		l.owners[k] = name
-	}
-	return name
 }
 
 // events returns the JSON forms of evs, their sockets labelled.
 func (l *labeler) events(evs []watch.Event) []api.Event {
 	out := make([]api.Event, len(evs))
-	svc := l.services()
+	idx := l.index()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i := range evs {
 		out[i] = api.EventOf(&evs[i])
-		l.label(&evs[i].Socket, &out[i].Socket, svc)
+		out[i].Socket.Service, out[i].Socket.Project = l.label(&evs[i].Socket, idx)
 	}
 	return out
+}
+
+// relabel returns the rows of socks whose service or project under the
+// routes before (those a stream last labelled with) differs from the one
+// under the routes after: a route that came or went renames the listeners
+// on its port and those its run started.
+func (l *labeler) relabel(socks []sockets.Socket, before, after routeIndex) []api.Socket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []api.Socket
+	for i := range socks {
+		s := &socks[i]
+		bs, bp := l.label(s, before)
+		as, ap := l.label(s, after)
+		if bs != as || bp != ap {
+			j := api.SocketOf(s)
+			j.Service, j.Project = as, ap
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// label returns the service and project of s; l.mu held.
+func (l *labeler) label(s *sockets.Socket, idx routeIndex) (service, project string) {
+	if r, ok := idx.ports[s.Port()]; ok && s.Proto == sockets.TCP {
+		service, project = r.Name, r.Project
+	}
+	if len(idx.runs) > 0 && (service == "" || project == "") {
+	owners:
+		for i := range s.Owners {
+			if s.Owners[i].PID == l.self {
+				continue
+			}
+			for _, pid := range l.owner(&s.Owners[i], true).parents {
+				if r, ok := idx.runs[pid]; ok {
+					if service == "" {
+						service = r.service
+					}
+					if project == "" {
+						project = r.project
+					}
+					break owners
+				}
+			}
+		}
+	}
+	if project != "" {
+		return service, project
+	}
+	for i := range s.Owners {
+		if s.Owners[i].PID == l.self {
+			continue
+		}
+		if p := l.owner(&s.Owners[i], false).project; p != "" {
+			return service, p
+		}
+	}
+	return service, ""
+}
+
+// owner returns what is known of p, reading its parents too when asked;
+// l.mu held.
+func (l *labeler) owner(p *procs.Process, parents bool) *ownerInfo {
+	k := ownerKey{p.PID, p.StartTicks}
+	o, ok := l.owners[k]
+	if !ok {
+		o = &ownerInfo{project: l.projectOf(p.PID)}
+		if p.PID > 0 {
+			l.owners[k] = o
+		}
+	}
+	if parents && !o.chained {
+		o.chained = true
+		if p.PPID > 1 {
+			o.parents = []int{p.PPID}
+			for _, a := range procs.Chain(p.PID) {
+				if a.PID != p.PPID {
+					o.parents = append(o.parents, a.PID)
+				}
+			}
+		}
+	}
+	return o
+}
+
+// projectOf returns the name of the project process pid works in; l.mu
+// held.
+func (l *labeler) projectOf(pid int) string {
+	dir, err := procs.Cwd(pid)
+	if err != nil {
+		return ""
+	}
+	k := dirKey{procs.MountNS(pid), dir}
+	if name, ok := l.projects[k]; ok {
+		return name
+	}
+	name := ""
+	if pr, ok := procs.FindProject(procs.Root(pid), dir); ok {
+		name = pr.Name
+	}
+	if k.ns != "" {
+		// Without its namespace a folder's name may mean another tree in
+		// another container.
+		l.projects[k] = name
+	}
+	return name
 }
 
 // forget drops what is known of the processes that own none of socks (the
 // watcher's latest snapshot), so that the caches hold the living only.
 func (l *labeler) forget(socks []sockets.Socket) {
-	live := make(map[ownerKey]bool, len(l.owners))
+	live := make(map[ownerKey]bool, 128)
 	for i := range socks {
 		for _, p := range socks[i].Owners {
 			live[ownerKey{p.PID, p.StartTicks}] = true
@@ -158,33 +251,4 @@ func (l *labeler) forget(socks []sockets.Socket) {
 	if len(l.projects) > 2*len(l.owners)+64 {
 		clear(l.projects)
 	}
-}
-
-// relabel returns, for a stream that last labelled with the routes in
-// before, the rows of socks whose service may have changed now that the
-// routes are after: the TCP listeners on every port whose route came,
-// went or changed.
-func (l *labeler) relabel(socks []sockets.Socket, before, after map[uint16]router.Route) []api.Socket {
-	ports := map[uint16]bool{}
-	for p, r := range before {
-		if a, ok := after[p]; !ok || a != r {
-			ports[p] = true
-		}
-	}
-	for p := range after {
-		if _, ok := before[p]; !ok {
-			ports[p] = true
-		}
-	}
-	if len(ports) == 0 {
-		return nil
-	}
-	var out []api.Socket
-	for i := range socks {
-		s := &socks[i]
-		if s.Proto == sockets.TCP && ports[s.Port()] {
-			out = append(out, l.row(s, after))
-		}
-	}
-	return out
 }

@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -133,7 +134,7 @@ func New(opts Options) *Server {
 	if opts.RouteAPI != nil {
 		table = opts.RouteAPI.Table
 	}
-	s.labels = newLabeler(table)
+	s.labels = newLabeler(table, os.Getpid())
 	s.metrics = newMetrics(s)
 	s.routes()
 	return s
@@ -147,8 +148,8 @@ func (s *Server) Run(ctx context.Context) {
 	_ = p.Run(ctx, func(u watch.Update) {
 		s.metrics.observe(u)
 		s.hub.Publish(u)
-		// Once a minute or so, the labeler forgets the processes that
-		// are gone.
+		// Every 64 polls (about a minute at the default interval), the
+		// labeler forgets the processes that are gone.
 		if polls++; polls%64 == 0 {
 			s.labels.forget(u.Snapshot)
 		}

@@ -18,7 +18,10 @@ let routesByPort = new Map(); // port -> [route names]
 // search and a header is one more row: no pass over all rows per change.
 let grouped = false;
 const groups = new Map();   // project ("" none) -> {key, tr, shown, live, services}
-const COLS = 12;
+// COLS is the number of columns shown (of twelve, the grouped view hides
+// CLASS and the flat one SERVICE): a cell spanning more would add a
+// column of its own.
+const COLS = 11;
 
 function el(tag, props, ...kids) {
   const e = document.createElement(tag);
@@ -102,7 +105,7 @@ function cells(s) {
     el("td", { text: s.proto }),
     el("td", { text: s.address }),
     el("td", {}, el("span", { class: "badge " + expClass, text: exposureText(s) })),
-    el("td", { class: "wide", text: s.class }),
+    el("td", { class: "wide cls", text: s.class }),
     el("td", { class: "proc", text: processOf(s) }),
     el("td", { class: "num", text: pidOf(s) ? String(pidOf(s)) : "" }),
     el("td", { class: "wide", text: userOf(s) }),
@@ -235,6 +238,9 @@ function setGrouped(on) {
 function makeRow(s) {
   const tr = el("tr", { class: "sock", "data-id": idOf(s), "data-port": String(s.port), "data-proto": s.proto }, ...cells(s));
   tr.addEventListener("click", () => toggleDetails(idOf(s)));
+  // The flash is once: a row moved later (sorting, grouping) would play
+  // it again while it has the class.
+  tr.addEventListener("animationend", () => tr.classList.remove("new"));
   tr.hidden = !matches(s);
   return tr;
 }
