@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	dto "github.com/prometheus/client_model/go"
@@ -375,4 +376,45 @@ func TestGCPercent(t *testing.T) {
 			t.Errorf("gcPercent(%q) = %d; want %d", tt.env, got, tt.want)
 		}
 	}
+}
+
+// FuzzLabelValue: any label value (a process name can hold any byte) and
+// help text come out as an exposition Prometheus parses, and read back as
+// written, invalid UTF-8 repaired.
+func FuzzLabelValue(f *testing.F) {
+	for _, s := range []string{"node", `a"b\c` + "\nd", "caf\xe9", "", "}{=,", "\x00"} {
+		f.Add(s, "Help \\ text\n.")
+	}
+	f.Fuzz(func(t *testing.T, value, help string) {
+		d := NewDesc("x_info", help, GaugeType, "process")
+		r := &Registry{}
+		r.Register(CollectFunc(func(b *Batch) { b.Sample(d, 1, value) }))
+		var buf bytes.Buffer
+		if _, err := r.WriteTo(&buf); err != nil {
+			t.Fatal(err)
+		}
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := p.TextToMetricFamilies(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatalf("parsing %q: %v", buf.String(), err)
+		}
+		m := fams["x_info"].GetMetric()
+		if len(m) != 1 || !sameText(m[0].GetLabel()[0].GetValue(), value) {
+			t.Errorf("label %q read back as %v", value, m)
+		}
+		// The parser drops the blanks that separate the name from the
+		// text, and so any the text begins with.
+		if got := fams["x_info"].GetHelp(); !sameText(got, strings.TrimLeft(help, " \t")) {
+			t.Errorf("help %q read back as %q", help, got)
+		}
+	})
+}
+
+// sameText reports whether got is what was written: the same text when it
+// was valid UTF-8, else valid UTF-8 with U+FFFD where the bad bytes were.
+func sameText(got, written string) bool {
+	if utf8.ValidString(written) {
+		return got == written
+	}
+	return utf8.ValidString(got) && strings.ContainsRune(got, utf8.RuneError)
 }
