@@ -418,3 +418,35 @@ func sameText(got, written string) bool {
 	}
 	return utf8.ValidString(got) && strings.ContainsRune(got, utf8.RuneError)
 }
+
+// BenchmarkRequestPath is what the router does per request: a counter and
+// a histogram of existing label sets, from parallel goroutines.
+func BenchmarkRequestPath(b *testing.B) {
+	c := NewCounterVec("r_total", "R.", "route", "code")
+	h := NewHistogramVec("r_seconds", "R.", []float64{.001, .01, .1, 1}, "route")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c.WithLabelValues("web", "200").Inc()
+			h.Observe(0.004, "web")
+		}
+	})
+}
+
+// BenchmarkScrape writes 10,000 series, as homeport_listener_info does at
+// 10,000 listeners.
+func BenchmarkScrape(b *testing.B) {
+	d := NewDesc("x_info", "X.", GaugeType, "port", "process")
+	r := &Registry{}
+	r.Register(CollectFunc(func(bt *Batch) {
+		for i := range 10000 {
+			bt.Sample(d, 1, FormatFloat(float64(i)), "node")
+		}
+	}))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.WriteTo(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package metrics
 import (
 	"math"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -145,20 +144,30 @@ func (v *vec[T]) with(values []string) *T {
 	if len(values) != len(v.desc.labels) {
 		panic("metrics: " + v.desc.name + ": wrong number of label values")
 	}
-	key := strings.Join(values, "\xff")
+	// The key is built on the stack and looked up without becoming a
+	// string: the router counts every request, and a lookup that
+	// allocates is garbage per request.
+	var kb [128]byte
+	key := kb[:0]
+	for i, s := range values {
+		if i > 0 {
+			key = append(key, 0xff) // never in UTF-8 text
+		}
+		key = append(key, s...)
+	}
 	v.mu.RLock()
-	e := v.items[key]
+	e := v.items[string(key)]
 	v.mu.RUnlock()
 	if e != nil {
 		return e.v
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if e := v.items[key]; e != nil {
+	if e := v.items[string(key)]; e != nil {
 		return e.v
 	}
 	e = &entry[T]{values: slices.Clone(values), v: v.new()}
-	v.items[key] = e
+	v.items[string(key)] = e
 	return e.v
 }
 
