@@ -13,10 +13,10 @@ import (
 	"homeport/internal/watch"
 )
 
-// daemonMetrics is the daemon's own registry (nothing is built at package init,
-// so commands other than `up` pay nothing for it). Labels are bounded:
-// ports, protocols, addresses, exposures and process names, never pids,
-// users or command lines.
+// daemonMetrics is the daemon's own registry (nothing is built at package
+// init, so commands other than `up` pay nothing for it). Labels are
+// bounded: ports, protocols, addresses, exposures and process names, never
+// pids, users or command lines.
 type daemonMetrics struct {
 	reg        *metrics.Registry
 	polls      *metrics.Counter
