@@ -20,8 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"homeport/internal/metrics"
 	"homeport/internal/router"
 )
 
@@ -42,7 +41,7 @@ func main() {
 		log.Fatal(err)
 	}
 	m := router.NewMetrics()
-	prometheus.NewRegistry().MustRegister(m)
+	metrics.NewRegistry().Register(m)
 	r := router.New(tab, router.Options{Observer: m})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

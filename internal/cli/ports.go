@@ -304,7 +304,7 @@ func printSocketTable(o *IO, socks []sockets.Socket, all, owners bool, now time.
 				r = append(r, cell{text: fromText(attr, s)})
 			}
 			cmd := commandText(s)
-			if forwarded[string(s.Proto)+" "+s.Local.String()] {
+			if len(forwarded) > 0 && forwarded[string(s.Proto)+" "+s.Local.String()] {
 				// A published port without a socket: no process holds
 				// it, the kernel forwards it.
 				cmd = "(forwarded by the kernel)"

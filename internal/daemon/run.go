@@ -13,9 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"homeport/internal/dashboard"
+	"homeport/internal/metrics"
 	"homeport/internal/ports"
 	"homeport/internal/procs"
 	"homeport/internal/router"
@@ -171,7 +170,7 @@ func Run(ctx context.Context, opts Options) error {
 		Shutdown:   cancel,
 		Router:     rt,
 		RouteAPI:   &router.API{Table: routes, Metrics: routeMetrics},
-		Collectors: []prometheus.Collector{routeMetrics},
+		Collectors: []metrics.Collector{routeMetrics},
 	})
 	if err := writeState(dir, &st); err != nil {
 		closeAll(lns)

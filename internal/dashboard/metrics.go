@@ -8,64 +8,51 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
+	"homeport/internal/metrics"
 	"homeport/internal/sockets"
 	"homeport/internal/watch"
 )
 
-// metrics is the daemon's own Prometheus registry (never the global one:
-// nothing is built at package init, so commands other than `up` pay
-// nothing for it). Labels are bounded: ports, protocols, addresses,
-// exposures and process names, never pids, users or command lines.
-type metrics struct {
-	reg        *prometheus.Registry
-	polls      prometheus.Counter
-	pollErrors prometheus.Counter
-	events     *prometheus.CounterVec
-	kills      *prometheus.CounterVec
-	pollTime   prometheus.Histogram
+// daemonMetrics is the daemon's own registry (nothing is built at package
+// init, so commands other than `up` pay nothing for it). Labels are
+// bounded: ports, protocols, addresses, exposures and process names, never
+// pids, users or command lines.
+type daemonMetrics struct {
+	reg        *metrics.Registry
+	polls      *metrics.Counter
+	pollErrors *metrics.Counter
+	events     *metrics.CounterVec
+	kills      *metrics.CounterVec
+	pollTime   *metrics.Histogram
 }
 
-func newMetrics(s *Server) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
-	m.polls = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "homeport_polls_total", Help: "Socket inventories the watcher took.",
-	})
-	m.pollErrors = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "homeport_poll_errors_total", Help: "Socket inventories that failed.",
-	})
-	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "homeport_socket_events_total", Help: "Sockets seen opening, closing or changing owner, by kind.",
-	}, []string{"kind"})
+func newMetrics(s *Server) *daemonMetrics {
+	m := &daemonMetrics{reg: metrics.NewRegistry()}
+	m.polls = metrics.NewCounter("homeport_polls_total", "Socket inventories the watcher took.")
+	m.pollErrors = metrics.NewCounter("homeport_poll_errors_total", "Socket inventories that failed.")
+	m.events = metrics.NewCounterVec("homeport_socket_events_total",
+		"Sockets seen opening, closing or changing owner, by kind.", "kind")
 	for _, k := range []watch.Kind{watch.Opened, watch.Closed, watch.Changed} {
 		m.events.WithLabelValues(k.String())
 	}
-	m.kills = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "homeport_kills_total", Help: "Kill requests answered through the API, by result.",
-	}, []string{"result"})
-	m.pollTime = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "homeport_poll_duration_seconds",
-		Help:    "Time one socket inventory of the watcher took.",
-		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
-	})
-	bi := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        "homeport_build_info",
-		Help:        "homeport's version and the Go version it was built with; always 1.",
-		ConstLabels: prometheus.Labels{"version": s.opts.Version, "goversion": runtime.Version()},
-	})
-	bi.Set(1)
-	m.reg.MustRegister(s.opts.Collectors...)
-	m.reg.MustRegister(m.polls, m.pollErrors, m.events, m.kills, m.pollTime, bi,
+	m.kills = metrics.NewCounterVec("homeport_kills_total",
+		"Kill requests answered through the API, by result.", "result")
+	m.pollTime = metrics.NewHistogram("homeport_poll_duration_seconds",
+		"Time one socket inventory of the watcher took.",
+		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1})
+	buildInfo := metrics.NewDesc("homeport_build_info",
+		"homeport's version and the Go version it was built with; always 1.",
+		metrics.GaugeType, "version", "goversion")
+	m.reg.Register(s.opts.Collectors...)
+	m.reg.Register(m.polls, m.pollErrors, m.events, m.kills, m.pollTime,
+		metrics.CollectFunc(func(b *metrics.Batch) { b.Sample(buildInfo, 1, s.opts.Version, runtime.Version()) }),
 		newInventoryCollector(s),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		metrics.NewGoCollector(),
+		metrics.NewProcessCollector())
 	return m
 }
 
-func (m *metrics) observe(u watch.Update) {
+func (m *daemonMetrics) observe(u watch.Update) {
 	m.polls.Inc()
 	m.pollTime.Observe(u.Took.Seconds())
 	for i := range u.Events {
@@ -73,9 +60,7 @@ func (m *metrics) observe(u watch.Update) {
 	}
 }
 
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
-}
+func (m *daemonMetrics) handler() http.Handler { return m.reg.Handler() }
 
 // MetricsHandler serves /metrics alone, for --metrics-addr: a bearer token
 // when token is not empty, and no other route.
@@ -110,33 +95,26 @@ func bearer(r *http.Request, token string) bool {
 // inventoryCollector reports the watcher's last snapshot at each scrape.
 type inventoryCollector struct {
 	s                                 *Server
-	listeners, info, scrape, lastPoll *prometheus.Desc
+	listeners, info, scrape, lastPoll *metrics.Desc
 }
 
 func newInventoryCollector(s *Server) *inventoryCollector {
 	return &inventoryCollector{
 		s: s,
-		listeners: prometheus.NewDesc("homeport_listeners",
+		listeners: metrics.NewDesc("homeport_listeners",
 			"Listening sockets by protocol, address family (ipv4, ipv6, dual) and exposure.",
-			[]string{"proto", "family", "exposure"}, nil),
-		info: prometheus.NewDesc("homeport_listener_info",
+			metrics.GaugeType, "proto", "family", "exposure"),
+		info: metrics.NewDesc("homeport_listener_info",
 			"One series per listening socket; always 1.",
-			[]string{"port", "proto", "address", "exposure", "process"}, nil),
-		scrape: prometheus.NewDesc("homeport_scrape_duration_seconds",
-			"Time this scrape took to describe the inventory.", nil, nil),
-		lastPoll: prometheus.NewDesc("homeport_last_poll_timestamp_seconds",
-			"When the watcher last took the inventory, in seconds since the Unix epoch.", nil, nil),
+			metrics.GaugeType, "port", "proto", "address", "exposure", "process"),
+		scrape: metrics.NewDesc("homeport_scrape_duration_seconds",
+			"Time this scrape took to describe the inventory.", metrics.GaugeType),
+		lastPoll: metrics.NewDesc("homeport_last_poll_timestamp_seconds",
+			"When the watcher last took the inventory, in seconds since the Unix epoch.", metrics.GaugeType),
 	}
 }
 
-func (c *inventoryCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.listeners
-	ch <- c.info
-	ch <- c.scrape
-	ch <- c.lastPoll
-}
-
-func (c *inventoryCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *inventoryCollector) Collect(b *metrics.Batch) {
 	start := time.Now()
 	u, ok := c.s.hub.Last()
 	if ok {
@@ -165,14 +143,14 @@ func (c *inventoryCollector) Collect(ch chan<- prometheus.Metric) {
 				continue
 			}
 			seen[lv] = true
-			ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, lv[:]...)
+			b.Sample(c.info, 1, lv[:]...)
 		}
 		for g, n := range counts {
-			ch <- prometheus.MustNewConstMetric(c.listeners, prometheus.GaugeValue, float64(n), g.proto, g.family, g.exposure)
+			b.Sample(c.listeners, float64(n), g.proto, g.family, g.exposure)
 		}
-		ch <- prometheus.MustNewConstMetric(c.lastPoll, prometheus.GaugeValue, float64(u.At.UnixNano())/1e9)
+		b.Sample(c.lastPoll, float64(u.At.UnixNano())/1e9)
 	}
-	ch <- prometheus.MustNewConstMetric(c.scrape, prometheus.GaugeValue, time.Since(start).Seconds())
+	b.Sample(c.scrape, time.Since(start).Seconds())
 }
 
 // exposureLabel is the exposure as a label value: loopback, address or

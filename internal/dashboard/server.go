@@ -31,10 +31,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"homeport/internal/doctor"
 	"homeport/internal/httpguard"
+	"homeport/internal/metrics"
 	"homeport/internal/router"
 	"homeport/internal/sockets"
 	"homeport/internal/watch"
@@ -92,7 +91,7 @@ type Options struct {
 
 	// Collectors are registered in /metrics' registry beside the
 	// daemon's own (the router's requests and latency).
-	Collectors []prometheus.Collector
+	Collectors []metrics.Collector
 
 	// Poll replaces the watcher's inventory (tests).
 	Poll func(ctx context.Context, f sockets.Filter) (*sockets.Snapshot, error)
@@ -104,7 +103,7 @@ type Server struct {
 	opts    Options
 	hub     watch.Hub
 	mux     *http.ServeMux
-	metrics *metrics
+	metrics *daemonMetrics
 	labels  *labeler
 
 	mu     sync.Mutex

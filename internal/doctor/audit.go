@@ -26,52 +26,60 @@ type Service struct {
 }
 
 // services by port. The risk notes say what an attacker on the network
-// gets; severities follow how often each is found open and abused.
-var knownServices = map[uint16]Service{
-	2375:  {"Docker API (plain)", Critical, "the unauthenticated Docker API gives anyone who reaches it root on this machine (run a privileged container)"},
-	2376:  {"Docker API (TLS)", High, "the Docker API gives root on this machine to whoever holds a client certificate; check it requires one (--tlsverify)"},
-	6379:  {"Redis", High, "Redis has no password by default: anyone can read and change the data, and write files as the redis user (CONFIG SET dir)"},
-	11211: {"Memcached", High, "Memcached has no authentication: anyone can read the cache, and UDP 11211 amplifies DDoS attacks"},
-	9200:  {"Elasticsearch", High, "Elasticsearch without security enabled lets anyone read and delete every index"},
-	9300:  {"Elasticsearch transport", High, "the Elasticsearch node protocol joins and controls the cluster"},
-	27017: {"MongoDB", High, "MongoDB without --auth lets anyone read and drop every database"},
-	5432:  {"PostgreSQL", Medium, "the database is reachable by other machines; only pg_hba.conf and passwords stand in between"},
-	3306:  {"MySQL", Medium, "the database is reachable by other machines; only its accounts and passwords stand in between"},
-	1433:  {"SQL Server", Medium, "the database is reachable by other machines"},
-	5984:  {"CouchDB", High, "CouchDB in admin party mode gives anyone full control"},
-	9229:  {"Node.js inspector", Critical, "the Node inspector runs any code in the process for whoever connects: remote code execution"},
-	9222:  {"Chrome DevTools", Critical, "the DevTools protocol controls the browser: read cookies, run code in every page"},
-	5005:  {"Java debugger (JDWP)", Critical, "JDWP runs any code in the JVM for whoever connects: remote code execution"},
-	8000:  {"HTTP dev server or JDWP", Low, "a development server reachable by other machines"},
-	8888:  {"Jupyter", High, "Jupyter runs code for whoever has its token (or for anyone, when the token is disabled)"},
-	5900:  {"VNC", High, "remote desktop: often protected by a weak password only"},
-	11434: {"Ollama", Medium, "the Ollama API has no authentication: anyone can run and pull models"},
-	15672: {"RabbitMQ management", Medium, "the management UI, with guest/guest on old setups"},
-	2181:  {"ZooKeeper", High, "ZooKeeper has no authentication by default"},
-	8500:  {"Consul", High, "the Consul HTTP API can run scripts (when enabled) and change service registrations"},
-	4444:  {"Selenium / debug shell", Medium, "a remote-control service"},
-	6443:  {"Kubernetes API", Medium, "the cluster's API server"},
-	10250: {"kubelet", High, "the kubelet API can run commands in pods"},
-}
+// gets; severities follow how often each is found open and abused. This
+// table and the others of the audit are built on first use: a map literal
+// at package level would be built at the start of every homeport command.
+var knownServices = sync.OnceValue(func() map[uint16]Service {
+	return map[uint16]Service{
+		2375:  {"Docker API (plain)", Critical, "the unauthenticated Docker API gives anyone who reaches it root on this machine (run a privileged container)"},
+		2376:  {"Docker API (TLS)", High, "the Docker API gives root on this machine to whoever holds a client certificate; check it requires one (--tlsverify)"},
+		6379:  {"Redis", High, "Redis has no password by default: anyone can read and change the data, and write files as the redis user (CONFIG SET dir)"},
+		11211: {"Memcached", High, "Memcached has no authentication: anyone can read the cache, and UDP 11211 amplifies DDoS attacks"},
+		9200:  {"Elasticsearch", High, "Elasticsearch without security enabled lets anyone read and delete every index"},
+		9300:  {"Elasticsearch transport", High, "the Elasticsearch node protocol joins and controls the cluster"},
+		27017: {"MongoDB", High, "MongoDB without --auth lets anyone read and drop every database"},
+		5432:  {"PostgreSQL", Medium, "the database is reachable by other machines; only pg_hba.conf and passwords stand in between"},
+		3306:  {"MySQL", Medium, "the database is reachable by other machines; only its accounts and passwords stand in between"},
+		1433:  {"SQL Server", Medium, "the database is reachable by other machines"},
+		5984:  {"CouchDB", High, "CouchDB in admin party mode gives anyone full control"},
+		9229:  {"Node.js inspector", Critical, "the Node inspector runs any code in the process for whoever connects: remote code execution"},
+		9222:  {"Chrome DevTools", Critical, "the DevTools protocol controls the browser: read cookies, run code in every page"},
+		5005:  {"Java debugger (JDWP)", Critical, "JDWP runs any code in the JVM for whoever connects: remote code execution"},
+		8000:  {"HTTP dev server or JDWP", Low, "a development server reachable by other machines"},
+		8888:  {"Jupyter", High, "Jupyter runs code for whoever has its token (or for anyone, when the token is disabled)"},
+		5900:  {"VNC", High, "remote desktop: often protected by a weak password only"},
+		11434: {"Ollama", Medium, "the Ollama API has no authentication: anyone can run and pull models"},
+		15672: {"RabbitMQ management", Medium, "the management UI, with guest/guest on old setups"},
+		2181:  {"ZooKeeper", High, "ZooKeeper has no authentication by default"},
+		8500:  {"Consul", High, "the Consul HTTP API can run scripts (when enabled) and change service registrations"},
+		4444:  {"Selenium / debug shell", Medium, "a remote-control service"},
+		6443:  {"Kubernetes API", Medium, "the cluster's API server"},
+		10250: {"kubelet", High, "the kubelet API can run commands in pods"},
+	}
+})
 
 // nonHTTP are servers that speak their own protocol, by process name and
 // by port. The audit never sends them an HTTP request: Redis logs one as
 // "Possible SECURITY ATTACK detected", PostgreSQL as "invalid length of
 // startup packet", and neither answers it.
 var (
-	nonHTTPProcs = map[string]string{
-		"redis-server": "Redis", "redis-sentinel": "Redis Sentinel", "valkey-server": "Valkey", "keydb-server": "KeyDB",
-		"postgres": "PostgreSQL", "postmaster": "PostgreSQL", "mysqld": "MySQL", "mariadbd": "MariaDB",
-		"mongod": "MongoDB", "mongos": "MongoDB", "memcached": "Memcached", "sshd": "SSH", "dnsmasq": "DNS (dnsmasq)",
-		"named": "DNS (BIND)", "unbound": "DNS (Unbound)", "systemd-resolve": "DNS (systemd-resolved)", "exim4": "SMTP (Exim)",
-		"epmd": "Erlang port mapper", "cupsd": "", "sqlservr": "SQL Server",
-	}
-	nonHTTPPorts = map[uint16]string{
-		21: "FTP", 22: "SSH", 25: "SMTP", 53: "DNS", 110: "POP3", 143: "IMAP", 465: "SMTP", 587: "SMTP",
-		993: "IMAP", 995: "POP3", 1433: "SQL Server", 2181: "ZooKeeper", 3306: "MySQL", 4369: "Erlang port mapper",
-		5432: "PostgreSQL", 5672: "AMQP", 5900: "VNC", 6379: "Redis", 9092: "Kafka", 9300: "Elasticsearch transport",
-		11211: "Memcached", 27017: "MongoDB",
-	}
+	nonHTTPProcs = sync.OnceValue(func() map[string]string {
+		return map[string]string{
+			"redis-server": "Redis", "redis-sentinel": "Redis Sentinel", "valkey-server": "Valkey", "keydb-server": "KeyDB",
+			"postgres": "PostgreSQL", "postmaster": "PostgreSQL", "mysqld": "MySQL", "mariadbd": "MariaDB",
+			"mongod": "MongoDB", "mongos": "MongoDB", "memcached": "Memcached", "sshd": "SSH", "dnsmasq": "DNS (dnsmasq)",
+			"named": "DNS (BIND)", "unbound": "DNS (Unbound)", "systemd-resolve": "DNS (systemd-resolved)", "exim4": "SMTP (Exim)",
+			"epmd": "Erlang port mapper", "cupsd": "", "sqlservr": "SQL Server",
+		}
+	})
+	nonHTTPPorts = sync.OnceValue(func() map[uint16]string {
+		return map[uint16]string{
+			21: "FTP", 22: "SSH", 25: "SMTP", 53: "DNS", 110: "POP3", 143: "IMAP", 465: "SMTP", 587: "SMTP",
+			993: "IMAP", 995: "POP3", 1433: "SQL Server", 2181: "ZooKeeper", 3306: "MySQL", 4369: "Erlang port mapper",
+			5432: "PostgreSQL", 5672: "AMQP", 5900: "VNC", 6379: "Redis", 9092: "Kafka", 9300: "Elasticsearch transport",
+			11211: "Memcached", 27017: "MongoDB",
+		}
+	})
 )
 
 // nonHTTPService names the non-web server behind s, from its owner's name;
@@ -79,11 +87,11 @@ var (
 // was told the port is a web server.
 func nonHTTPService(s *sockets.Socket, byPort bool) (string, bool) {
 	for _, p := range s.Owners {
-		if svc, ok := nonHTTPProcs[p.Name]; ok && svc != "" {
+		if svc, ok := nonHTTPProcs()[p.Name]; ok && svc != "" {
 			return svc, true
 		}
 	}
-	if svc, ok := nonHTTPPorts[s.Port()]; ok && byPort {
+	if svc, ok := nonHTTPPorts()[s.Port()]; ok && byPort {
 		return svc, true
 	}
 	return "", false
@@ -139,40 +147,42 @@ func serviceOf(s *sockets.Socket, inspectors map[netip.AddrPort]bool) (Service, 
 		cmd := strings.Join(p.Cmdline, " ")
 		switch {
 		case strings.Contains(cmd, "jdwp") && strings.Contains(cmd, "server=y"):
-			return knownServices[5005], true
+			return knownServices()[5005], true
 		case isNode(p.Name, p.Cmdline):
 			port, inspect := inspectPort(p.Cmdline)
 			if inspectors[s.Local] || inspect && int(s.Port()) == port {
-				return knownServices[9229], true
+				return knownServices()[9229], true
 			}
 			if inspect && s.Port() == 9229 {
 				return Service{}, false // the inspector is elsewhere: this port is the application's
 			}
 		case strings.Contains(cmd, "jupyter") || strings.Contains(cmd, "ipykernel"):
-			return knownServices[8888], true
+			return knownServices()[8888], true
 		case p.Name == "dockerd" && s.Proto == sockets.TCP:
 			if s.Port() == 2376 {
-				return knownServices[2376], true
+				return knownServices()[2376], true
 			}
-			return knownServices[2375], true
+			return knownServices()[2375], true
 		}
 	}
 	// A known server on a port of its own is still that server.
 	for _, p := range s.Owners {
-		if port, ok := serviceProcs[p.Name]; ok {
-			return knownServices[port], true
+		if port, ok := serviceProcs()[p.Name]; ok {
+			return knownServices()[port], true
 		}
 	}
-	svc, ok := knownServices[s.Port()]
+	svc, ok := knownServices()[s.Port()]
 	return svc, ok
 }
 
 // serviceProcs are the dangerous services of knownServices by process name
 // (the port each is listed under): found on any port.
-var serviceProcs = map[string]uint16{
-	"redis-server": 6379, "valkey-server": 6379, "keydb-server": 6379, "memcached": 11211, "mongod": 27017,
-	"postgres": 5432, "mysqld": 3306, "mariadbd": 3306, "ollama": 11434, "zookeeper": 2181,
-}
+var serviceProcs = sync.OnceValue(func() map[string]uint16 {
+	return map[string]uint16{
+		"redis-server": 6379, "valkey-server": 6379, "keydb-server": 6379, "memcached": 11211, "mongod": 27017,
+		"postgres": 5432, "mysqld": 3306, "mariadbd": 3306, "ollama": 11434, "zookeeper": 2181,
+	}
+})
 
 func isNode(name string, cmdline []string) bool {
 	if name == "node" || name == "nodejs" {

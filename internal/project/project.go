@@ -43,6 +43,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -264,23 +265,26 @@ var (
 )
 
 // synonyms are the names Procfile runners, docker compose and friends give
-// to a service's keys: a user who writes them means ours.
-var synonyms = map[string]string{
-	"command": "run", "cmd": "run", "exec": "run", "script": "run", "entrypoint": "run",
-	"environment": "env", "environ": "env", "vars": "env",
-	"depends_on": "after", "depends": "after", "depends-on": "after", "needs": "after", "requires": "after",
-	"working_dir": "dir", "workdir": "dir", "working-dir": "dir", "cwd": "dir", "directory": "dir", "root": "dir",
-	"healthcheck": "ready", "health": "ready", "readiness": "ready", "wait": "ready", "ready_check": "ready",
-	"ports": "port", "expose": "port", "listen": "port",
-	"restart_policy": "restart", "autorestart": "restart",
-	"service": "services", "apps": "services", "processes": "services",
-}
+// to a service's keys: a user who writes them means ours. Built on first
+// use, not at every command's start.
+var synonyms = sync.OnceValue(func() map[string]string {
+	return map[string]string{
+		"command": "run", "cmd": "run", "exec": "run", "script": "run", "entrypoint": "run",
+		"environment": "env", "environ": "env", "vars": "env",
+		"depends_on": "after", "depends": "after", "depends-on": "after", "needs": "after", "requires": "after",
+		"working_dir": "dir", "workdir": "dir", "working-dir": "dir", "cwd": "dir", "directory": "dir", "root": "dir",
+		"healthcheck": "ready", "health": "ready", "readiness": "ready", "wait": "ready", "ready_check": "ready",
+		"ports": "port", "expose": "port", "listen": "port",
+		"restart_policy": "restart", "autorestart": "restart",
+		"service": "services", "apps": "services", "processes": "services",
+	}
+})
 
 // suggestKey is the known key meant by k: a synonym, a near spelling, or a
 // key k begins with (enviroment → env).
 func suggestKey(k string, known []string) (string, bool) {
 	lk := strings.ToLower(k)
-	if s, ok := synonyms[lk]; ok && slices.Contains(known, s) {
+	if s, ok := synonyms()[lk]; ok && slices.Contains(known, s) {
 		return s, true
 	}
 	if s, ok := suggest(k, known); ok {

@@ -2,6 +2,7 @@ package router
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -18,8 +19,11 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"homeport/internal/metrics"
 )
 
 // echoHeaders answers with the request's Host and the headers a proxy must
@@ -503,8 +507,8 @@ func TestProxyLoopThroughRoutes(t *testing.T) {
 
 func TestProxyMetrics(t *testing.T) {
 	m := NewMetrics()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(m)
+	reg := metrics.NewRegistry()
+	reg.Register(m)
 	d := startDaemon(t, Options{Observer: m})
 	d.route(t, "api", serveBackend(t, "127.0.0.1:0", echoHeaders))
 	d.route(t, "down", deadPort(t))
@@ -522,21 +526,52 @@ func TestProxyMetrics(t *testing.T) {
 		{"down", "502", 1},
 		{unknownRoute, "404", 2},
 	}
+	fams := gather(t, reg)
 	for _, c := range checks {
-		if got := testutil.ToFloat64(m.requests.WithLabelValues(c.route, c.code)); got != c.want {
+		got := -1.0
+		for _, s := range fams["homeport_router_requests_total"].GetMetric() {
+			if labels(s) == "code="+c.code+",route="+c.route {
+				got = s.GetCounter().GetValue()
+			}
+		}
+		if got != c.want {
 			t.Errorf("requests{route=%q,code=%q} = %v; want %v", c.route, c.code, got, c.want)
 		}
 	}
-	if n := testutil.CollectAndCount(m, "homeport_router_request_duration_seconds"); n != 3 {
-		t.Errorf("latency histograms: %d; want 3 (api, down, _unknown)", n)
-	}
-	if _, err := reg.Gather(); err != nil {
-		t.Errorf("gathering: %v", err)
+	lat := fams["homeport_router_request_duration_seconds"]
+	if n := len(lat.GetMetric()); n != 3 || lat.GetType() != dto.MetricType_HISTOGRAM {
+		t.Errorf("latency histograms: %d of type %v; want 3 (api, down, _unknown) histograms", n, lat.GetType())
 	}
 	m.Forget("api")
-	if n := testutil.CollectAndCount(m, "homeport_router_requests_total"); n != 2 {
+	if n := len(gather(t, reg)["homeport_router_requests_total"].GetMetric()); n != 2 {
 		t.Errorf("request series after Forget(api): %d; want 2", n)
 	}
+	if n := len(gather(t, reg)["homeport_router_request_duration_seconds"].GetMetric()); n != 2 {
+		t.Errorf("latency histograms after Forget(api): %d; want 2 (down, _unknown)", n)
+	}
+}
+
+// gather parses what reg serves with Prometheus' own text parser.
+func gather(t *testing.T, reg *metrics.Registry) map[string]*dto.MetricFamily {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := reg.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(&buf)
+	if err != nil {
+		t.Fatalf("parsing the exposition: %v\n%s", err, buf.String())
+	}
+	return fams
+}
+
+func labels(m *dto.Metric) string {
+	var parts []string
+	for _, l := range m.GetLabel() {
+		parts = append(parts, l.GetName()+"="+l.GetValue())
+	}
+	return strings.Join(parts, ",")
 }
 
 // observed records what an Observer is told.

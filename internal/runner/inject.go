@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Injection is what Inject added to a command line: the dev server it
@@ -24,15 +25,18 @@ type devServer struct {
 	extra     []string // flags after --port N
 }
 
-var devServers = map[string]devServer{
-	// `vite`, `vite dev`, `vite serve`, `vite preview`, `vite ./site`: all
-	// but build and optimize serve. Without --strictPort Vite moves to the
-	// next port when its own is taken, and the route would be wrong.
-	"vite":  {serves: []string{"", "dev", "serve", "preview", "*"}, portFlags: []string{"--port"}, extra: []string{"--strictPort"}},
-	"astro": {serves: []string{"dev", "preview"}, portFlags: []string{"--port"}},
-	"ng":    {serves: []string{"serve", "s"}, portFlags: []string{"--port"}},
-	"next":  {serves: []string{"dev"}, portFlags: []string{"--port", "-p"}},
-}
+// devServers is built on first use, not at every command's start.
+var devServers = sync.OnceValue(func() map[string]devServer {
+	return map[string]devServer{
+		// `vite`, `vite dev`, `vite serve`, `vite preview`, `vite ./site`: all
+		// but build and optimize serve. Without --strictPort Vite moves to the
+		// next port when its own is taken, and the route would be wrong.
+		"vite":  {serves: []string{"", "dev", "serve", "preview", "*"}, portFlags: []string{"--port"}, extra: []string{"--strictPort"}},
+		"astro": {serves: []string{"dev", "preview"}, portFlags: []string{"--port"}},
+		"ng":    {serves: []string{"serve", "s"}, portFlags: []string{"--port"}},
+		"next":  {serves: []string{"dev"}, portFlags: []string{"--port", "-p"}},
+	}
+})
 
 // notServing are Vite's subcommands that do not serve.
 var notServing = []string{"build", "optimize"}
@@ -94,7 +98,7 @@ func Inject(argv []string, port int, script func(name string) (string, bool)) ([
 // and a path to the tool; "" when argv runs none of devServers.
 func unwrap(argv []string) (string, []string) {
 	base := toolName(argv[0])
-	if _, ok := devServers[base]; ok {
+	if _, ok := devServers()[base]; ok {
 		return base, argv[1:]
 	}
 	i := 1
@@ -128,7 +132,7 @@ func unwrap(argv []string) (string, []string) {
 	if at := strings.LastIndexByte(pkg, '@'); at > 0 {
 		pkg = pkg[:at]
 	}
-	if _, ok := devServers[pkg]; ok {
+	if _, ok := devServers()[pkg]; ok {
 		return pkg, argv[i+1:]
 	}
 	return "", nil
@@ -138,7 +142,7 @@ func unwrap(argv []string) (string, []string) {
 // arguments, or nil when it needs none (it does not serve, or a port flag is
 // there already).
 func injectFor(tool string, args []string, port int) *Injection {
-	ds := devServers[tool]
+	ds := devServers()[tool]
 	sub := ""
 	for _, a := range args {
 		if a == "--" {

@@ -94,7 +94,7 @@ func (l *linuxImpl) owners(ctx context.Context, socks []Socket, pids []int, earl
 		hits = append(hits, r...)
 	}
 	if early && !q.empty() {
-		hits = sc.relatives(hits)
+		hits = sc.relatives(hits, q.taken())
 	}
 	n := 0
 	for _, h := range hidden {
@@ -124,6 +124,21 @@ func (q *pidQueue) take(back bool) (int, bool) {
 	}
 	q.lo++
 	return q.pids[q.lo-1], true
+}
+
+// taken is the set of pids handed out so far: once the workers are done,
+// those whose fds were all read.
+func (q *pidQueue) taken() map[int]bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	m := make(map[int]bool, q.lo+len(q.pids)-q.hi)
+	for _, p := range q.pids[:q.lo] {
+		m[p] = true
+	}
+	for _, p := range q.pids[q.hi:] {
+		m[p] = true
+	}
+	return m
 }
 
 func (q *pidQueue) empty() bool {
@@ -223,7 +238,11 @@ func (r *fdReader) readlinkat(dirfd int, name []byte) ([]byte, bool) {
 // relatives completes an early-stopped scan: the sockets' owners' parents
 // and descendants may hold the same sockets (a master and its workers, a
 // shell's children), so scan those, and the relatives of each new owner.
-func (sc *fdScan) relatives(hits []ownerHit) []ownerHit {
+// Processes in scanned were read already, whole, and are not read again:
+// an owner's parent is often older than it, so the workers that take the
+// oldest pids first have usually been through it (a supervisor holding a
+// pipe to each of its hundred children is hundreds of readlinks).
+func (sc *fdScan) relatives(hits []ownerHit, scanned map[int]bool) []ownerHit {
 	seen := map[int]bool{}
 	var queue []int
 	for _, h := range hits {
@@ -241,6 +260,11 @@ func (sc *fdScan) relatives(hits []ownerHit) []ownerHit {
 				continue
 			}
 			seen[rel] = true
+			if scanned[rel] {
+				// Read whole already: an owner among those is in hits,
+				// and was queued from the start.
+				continue
+			}
 			before := len(hits)
 			hits, _ = r.scan(sc, rel, hits)
 			if len(hits) > before {

@@ -314,3 +314,27 @@ func TestHiddenOwnersWhenNotRoot(t *testing.T) {
 		t.Errorf("as nobody: %q; want one socket, no owner, and hidden processes counted", got)
 	}
 }
+
+// TestWantedStates: a listing asks TCP for LISTEN alone (anything more
+// walks the kernel's whole established hash) and UDP for CLOSE too, where
+// bound UDP sockets are.
+func TestWantedStates(t *testing.T) {
+	tests := []struct {
+		name string
+		f    Filter
+		p    Proto
+		want uint32
+	}{
+		{"tcp listeners", Filter{}, TCP, 1 << Listen},
+		{"udp listeners", Filter{}, UDP, 1<<Listen | 1<<Close},
+		{"tcp all", Filter{All: true}, TCP, statesAll},
+		{"udp all", Filter{All: true}, UDP, statesAll},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := wantedStates(&tt.f, tt.p); got != tt.want {
+				t.Errorf("wantedStates(%+v, %v) = %#x; want %#x", tt.f, tt.p, got, tt.want)
+			}
+		})
+	}
+}
