@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -151,7 +152,7 @@ func runProject(ctx context.Context, opts *RunOptions) error {
 				Take: take, Holds: holds, Mine: mine, Current: running.Picked(), RouterPort: uint16(st.Port)}})
 		},
 		// The dashboard groups the services' listeners under it.
-		Routes: runner.Daemon{Project: filepath.Base(file.Dir)},
+		Routes: runner.Daemon{Project: projectName(file.Dir)},
 		Output: func(service string) (io.Writer, io.Writer) {
 			o, e := output(service)
 			return o, e
@@ -339,4 +340,16 @@ func joinInts(ns []int) string {
 		parts[i] = fmt.Sprint(n)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// projectName names the project in routes as owners' attribution names
+// the project of a process running in dir (its package.json's name, say),
+// so that the dashboard shows one group for both.
+func projectName(dir string) string {
+	if runtime.GOOS != "windows" {
+		if p, ok := procs.FindProject(os.DirFS("/"), dir); ok && p.Dir == filepath.ToSlash(dir) {
+			return p.Name
+		}
+	}
+	return filepath.Base(dir)
 }
