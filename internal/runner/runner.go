@@ -218,6 +218,11 @@ func Run(ctx context.Context, spec Spec) (*Result, error) {
 	cmd.Args[0] = argv[0]
 	cmd.Dir, cmd.Env = spec.Dir, env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
+	// Output that is not a file goes through pipes, which a process the
+	// command left behind (a server it forked) may hold open: the
+	// command's end must not wait for that process's, which stopLeft
+	// brings about.
+	cmd.WaitDelay = time.Second
 	g := newGroup(cmd)
 
 	sigs := spec.Signals

@@ -174,8 +174,10 @@ func (p *proj) plan(ctx context.Context, running *project.Plan, mine func(int) b
 	return project.Check(ctx, project.CheckOptions{File: p.file, Dir: p.dir, Plan: opts})
 }
 
-func (p *proj) pid(name string) int {
-	b, err := os.ReadFile(filepath.Join(p.dir, name+".pid"))
+func (p *proj) pid(name string) int { return p.pidFile(name + ".pid") }
+
+func (p *proj) pidFile(name string) int {
+	b, err := os.ReadFile(filepath.Join(p.dir, name))
 	if err != nil {
 		return 0
 	}
@@ -370,12 +372,17 @@ run = "python3 server.py"
 env = { NAME = "db" }
 
 [services.api]
-run = "python3 server.py"
+# It leaves a process behind that holds its output open: its exit is seen
+# all the same, and what it left is stopped.
+run = "sh -c 'sleep 300 & echo $! > sleep.pid; exec python3 server.py'"
 env = { NAME = "api", EXIT_AFTER = "0.5", EXIT_CODE = "3" }
 after = ["db"]
 `)
 	r := p.run(false, nil)
 	res := r.wait(t)
+	if pid := p.pidFile("sleep.pid"); pid == 0 || alive(pid) {
+		t.Errorf("what api left behind (pid %d) runs on", pid)
+	}
 	if res.Code != 3 || res.Cause != "api" {
 		t.Fatalf("result %+v; want code 3 from api; events:\n%s", res, r.ev)
 	}
