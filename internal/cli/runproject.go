@@ -272,6 +272,9 @@ func reportProject(say func(string, ...any), file string, timeout time.Duration,
 			say("%s stopped (exit status %d)", e.Service, e.Code)
 		}
 	case supervisor.Forwarded:
+		if e.Signal != syscall.SIGTERM && e.Signal != syscall.SIGKILL {
+			say("%s: sent %s, the signal it stops cleanly on", e.Service, procs.SignalName(e.Signal))
+		}
 		if e.Signal == syscall.SIGKILL {
 			say("%s: sent SIGKILL to its processes (they had %s after SIGTERM, or Ctrl-C came twice)", e.Service, timeout)
 		}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"homeport/internal/ports"
+	"homeport/internal/procs"
 	"homeport/internal/sockets"
 )
 
@@ -273,8 +274,9 @@ wait:
 			report(Event{Kind: Forwarded, Signal: sig, PID: cmd.Process.Pid})
 		case <-ctxDone:
 			ctxDone = nil
-			g.signal(syscall.SIGTERM)
-			report(Event{Kind: Forwarded, Signal: syscall.SIGTERM, PID: cmd.Process.Pid})
+			sig := stopSignal(cmd.Process.Pid)
+			g.signal(sig)
+			report(Event{Kind: Forwarded, Signal: sig, PID: cmd.Process.Pid})
 			t := time.NewTimer(stopTimeout)
 			defer t.Stop()
 			escalate = t.C
@@ -334,6 +336,24 @@ wait:
 		return res, fmt.Errorf("waiting for %s: %w", argv[0], werr)
 	}
 	return res, nil
+}
+
+// stopSignal is the signal that stops the command's process tree cleanly:
+// the first of a server's own stop ladder where the tree runs one that
+// homeport knows (PostgreSQL's SIGINT, a fast shutdown, where SIGTERM would
+// wait for every client to disconnect; uWSGI's SIGINT, where SIGTERM
+// reloads it), else SIGTERM.
+func stopSignal(pid int) syscall.Signal {
+	for _, p := range tree(pid) {
+		proc, err := procs.Get(p)
+		if err != nil {
+			continue
+		}
+		if s := procs.KnownServer(proc); s != nil && len(s.Ladder) > 0 {
+			return s.Ladder[0].Signal
+		}
+	}
+	return syscall.SIGTERM
 }
 
 func reroute(ctx context.Context, r Routes, name string, from, to, pid int) error {
