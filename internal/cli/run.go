@@ -67,9 +67,10 @@ route http://NAME.localhost:62893), once the services in its after are ready,
 with its output after its name. A line tells when each is ready, with its
 URL. When a service exits, the others are stopped, unless it is marked
 restart = "on-failure": then it is started again, after 1s, 2s, 4s... (up
-to 30s). Ctrl-C stops every service, the last started first: SIGTERM, then
-SIGKILL after --timeout (a second Ctrl-C: at once); then run checks that
-every port is free again.
+to 30s). Ctrl-C stops every service, the last started first: SIGTERM (or a
+server's own clean stop signal, such as PostgreSQL's SIGINT), then SIGKILL
+after --timeout (a second Ctrl-C: at once); then run checks that every port
+is free again.
 
 While they run, run follows the file: a service whose port, run, env or dir
 changes is restarted, with the services whose run or env refer to its port,
