@@ -140,16 +140,9 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	say := func(format string, args ...any) {
 		fmt.Fprintf(opts.IO.Err, "homeport: "+format+"\n", args...)
 	}
-	exe, err := os.Executable()
+	st, started, err := ensureDaemon(ctx)
 	if err != nil {
-		return fmt.Errorf("finding homeport's own binary: %w", err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, 40*time.Second)
-	st, started, err := runner.EnsureDaemon(sctx, exe)
-	cancel()
-	if err != nil {
-		return &ExitError{Code: exitFailure, Msg: "starting the daemon: " + err.Error(),
-			Hint: "run 'homeport up' in the foreground to see what goes wrong"}
+		return err
 	}
 	if started {
 		say("started the daemon in the background at %s (pid %d); 'homeport down' stops it", st.Address, st.PID)
@@ -204,6 +197,23 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		return silent(res.Code)
 	}
 	return nil
+}
+
+// ensureDaemon finds this user's daemon, or starts one in the background;
+// started says it did.
+func ensureDaemon(ctx context.Context) (*daemon.State, bool, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, false, fmt.Errorf("finding homeport's own binary: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 40*time.Second)
+	defer cancel()
+	st, started, err := runner.EnsureDaemon(sctx, exe)
+	if err != nil {
+		return nil, false, &ExitError{Code: exitFailure, Msg: "starting the daemon: " + err.Error(),
+			Hint: "run 'homeport up' in the foreground to see what goes wrong"}
+	}
+	return st, started, nil
 }
 
 func runError(err error, opts *RunOptions) error {

@@ -64,16 +64,9 @@ func runProject(ctx context.Context, opts *RunOptions) error {
 		plan = sel
 	}
 
-	exe, err := os.Executable()
+	st, started, err := ensureDaemon(ctx)
 	if err != nil {
-		return fmt.Errorf("finding homeport's own binary: %w", err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, 40*time.Second)
-	st, started, err := runner.EnsureDaemon(sctx, exe)
-	cancel()
-	if err != nil {
-		return &ExitError{Code: exitFailure, Msg: "starting the daemon: " + err.Error(),
-			Hint: "run 'homeport up' in the foreground to see what goes wrong"}
+		return err
 	}
 	if st.Port != project.RouterPort {
 		// URLs name the daemon's port.
