@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"homeport/internal/daemon"
 	"homeport/internal/ports"
 	"homeport/internal/procs"
 	"homeport/internal/project"
@@ -235,7 +237,13 @@ func reportProject(say func(string, ...any), file string, timeout time.Duration,
 			say("%s is not listening after %s on port %d (its PORT); still waiting", e.Service, roundDur(e.After), e.Port)
 		}
 	case supervisor.Exited:
+		var ae *daemon.APIError
 		switch {
+		case errors.As(e.Err, &ae) && ae.Status == http.StatusConflict:
+			say("%s could not start: %s", e.Service, ae.Message)
+			say("hint: stop that homeport run, or give this service another name in %s", file)
+		case errors.As(e.Err, &ae):
+			say("%s could not start: %s", e.Service, ae.Message)
 		case e.Err != nil:
 			say("%s could not start: %v", e.Service, e.Err)
 		case e.Signal != 0:
@@ -300,7 +308,11 @@ func reportProject(say func(string, ...any), file string, timeout time.Duration,
 			say("%s listens on port %d now, but port %d is still held by %s", e.Service, e.Port, e.OldPort, e.Holders)
 		}
 	case supervisor.PortsFree:
-		say("every service stopped; ports %s are free", joinInts(e.Ports))
+		if len(e.Ports) == 1 {
+			say("every service stopped; port %d is free", e.Ports[0])
+		} else {
+			say("every service stopped; ports %s are free", joinInts(e.Ports))
+		}
 	case supervisor.PortHeld:
 		say("port %d is still held by %s: 'homeport kill %d' frees it", e.Port, e.Holders, e.Port)
 	}
