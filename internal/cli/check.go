@@ -8,9 +8,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"homeport/internal/daemon"
 	"homeport/internal/project"
 )
 
@@ -61,7 +63,7 @@ may say ${port} and ${url} (the service's own), ${NAME.port} and ${NAME.url}
 
 A port without 'port' is the one 'homeport free --name NAME' prints: the same
 every day while it stays free. URLs are http://NAME.localhost:62893, served
-by homeport's router.
+by homeport's router (on the daemon's own port when it runs on another).
 
 Exit status: 0 the file is right, 1 it has mistakes, 2 no file or bad input.`,
 		Example: `  homeport check
@@ -120,7 +122,7 @@ type checkProblemJSON struct {
 func checkRun(ctx context.Context, opts *CheckOptions) error {
 	plan, err := project.Check(ctx, project.CheckOptions{
 		File: opts.File, Dir: opts.Dir,
-		Plan: project.PlanOptions{Take: opts.Factory.Take},
+		Plan: project.PlanOptions{Take: opts.Factory.Take, RouterPort: routerPort(ctx)},
 	})
 	var probs project.Problems
 	switch {
@@ -210,4 +212,15 @@ func writeCheckJSON(o *IO, v any) error {
 	enc := json.NewEncoder(o.Out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// routerPort is the port of the running daemon's router, which the URLs
+// name; 0 (the default port) when no daemon runs.
+func routerPort(ctx context.Context) uint16 {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if st, err := daemon.Find(ctx); err == nil {
+		return uint16(st.Port)
+	}
+	return 0
 }
