@@ -223,7 +223,7 @@ func projectError(opts *RunOptions, err error) error {
 func reportProject(say func(string, ...any), file string, timeout time.Duration, e supervisor.Event) {
 	switch e.Kind {
 	case supervisor.Started:
-		say("%s: started %q (pid %d) with PORT=%d", e.Service, e.Command, e.PID, e.Port)
+		say("%s: started \"%s\" (pid %d) with PORT=%d", e.Service, e.Command, e.PID, e.Port)
 	case supervisor.Injected:
 		say("%s: %s does not read PORT: added %s (--no-inject leaves it out)", e.Service, e.Injection.Server, strings.Join(e.Injection.Args, " "))
 	case supervisor.ListensElsewhere:
@@ -288,6 +288,9 @@ func reportProject(say func(string, ...any), file string, timeout time.Duration,
 		if errors.As(e.Err, &probs) {
 			for _, p := range probs {
 				say("%s", p.Error())
+				if p.Hint != "" {
+					say("\thint: %s", p.Hint)
+				}
 			}
 		} else {
 			say("%s: %v", file, e.Err)
