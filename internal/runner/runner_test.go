@@ -16,20 +16,8 @@ import (
 
 	"homeport/internal/procs"
 	"homeport/internal/router"
+	"homeport/internal/runner/runnertest"
 )
-
-// tableRoutes is a real route table, in memory, as Routes.
-type tableRoutes struct{ t *router.Table }
-
-func (r tableRoutes) Add(_ context.Context, name string, port, pid int) error {
-	_, err := r.t.Add(router.Route{Name: name, Port: port, Kind: router.KindRun, PID: pid})
-	return err
-}
-
-func (r tableRoutes) Remove(_ context.Context, name string, pid int) error {
-	r.t.RemoveFunc(func(rt router.Route) bool { return rt.Name == name && rt.PID == pid })
-	return nil
-}
 
 // events collects what Run reports.
 type events struct {
@@ -111,7 +99,7 @@ func TestRunFindsTheTreesPort(t *testing.T) {
 			Name:    "api",
 			Command: []string{"sh", "-c", "python3 " + script + " " + strconv.Itoa(elsewhere) + " " + pidFile + "; echo after"},
 			Port:    given,
-			Routes:  tableRoutes{table},
+			Routes:  runnertest.Routes{Table: table},
 			Report:  ev.add,
 		})
 		done <- out{res, err}
@@ -168,7 +156,7 @@ func TestRunStopsWhatIsLeft(t *testing.T) {
 		Command: []string{"sh", "-c", `sh -c 'trap "" TERM; echo $$ > "$0"; exec sleep 600' ` + pidFile +
 			` & while [ ! -s ` + pidFile + ` ]; do sleep 0.01; done; exit 4`},
 		Port:        freePort(t),
-		Routes:      tableRoutes{table},
+		Routes:      runnertest.Routes{Table: table},
 		Report:      ev.add,
 		StopTimeout: 500 * time.Millisecond,
 	})
@@ -199,7 +187,7 @@ func TestRunNameTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	marker := filepath.Join(t.TempDir(), "ran")
-	_, err := Run(context.Background(), Spec{Name: "api", Command: []string{"touch", marker}, Port: freePort(t), Routes: tableRoutes{table}})
+	_, err := Run(context.Background(), Spec{Name: "api", Command: []string{"touch", marker}, Port: freePort(t), Routes: runnertest.Routes{Table: table}})
 	if _, ok := err.(*router.ConflictError); !ok {
 		t.Fatalf("Run with a taken name: %v; want a *router.ConflictError", err)
 	}
@@ -209,7 +197,7 @@ func TestRunNameTaken(t *testing.T) {
 }
 
 func TestRunNotFound(t *testing.T) {
-	_, err := Run(context.Background(), Spec{Name: "x", Command: []string{"no-such-command-here"}, Port: 1, Routes: tableRoutes{router.NewTable()}})
+	_, err := Run(context.Background(), Spec{Name: "x", Command: []string{"no-such-command-here"}, Port: 1, Routes: runnertest.NewRoutes()})
 	se, ok := err.(*StartError)
 	if !ok || !se.NotFound {
 		t.Fatalf("Run(no-such-command-here) = %v; want a *StartError, not found", err)
@@ -250,7 +238,7 @@ func TestRunFollowsAMove(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		_, err := Run(ctx, Spec{Name: "mover", Command: []string{"python3", script, strconv.Itoa(first), strconv.Itoa(second), move},
-			Port: given, Routes: tableRoutes{table}, Report: ev.add})
+			Port: given, Routes: runnertest.Routes{Table: table}, Report: ev.add})
 		done <- err
 	}()
 	routedTo := func(p int) func() bool {

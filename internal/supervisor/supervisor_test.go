@@ -23,7 +23,7 @@ import (
 
 	"homeport/internal/ports"
 	"homeport/internal/project"
-	"homeport/internal/router"
+	"homeport/internal/runner/runnertest"
 	"homeport/internal/sockets"
 )
 
@@ -70,19 +70,6 @@ func needPython(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is needed for the services")
 	}
-}
-
-// tableRoutes is a real route table, in memory, as runner.Routes.
-type tableRoutes struct{ t *router.Table }
-
-func (r tableRoutes) Add(_ context.Context, name string, port, pid int) error {
-	_, err := r.t.Add(router.Route{Name: name, Port: port, Kind: router.KindRun, PID: pid})
-	return err
-}
-
-func (r tableRoutes) Remove(_ context.Context, name string, pid int) error {
-	r.t.RemoveFunc(func(rt router.Route) bool { return rt.Name == name && rt.PID == pid })
-	return nil
 }
 
 // events collects what Run reports.
@@ -229,7 +216,7 @@ func (p *proj) run(watch bool, tweak func(*Options)) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	opts := Options{
-		Plan: plan, Routes: tableRoutes{router.NewTable()},
+		Plan: plan, Routes: runnertest.NewRoutes(),
 		Report:      r.ev.add,
 		StopTimeout: 10 * time.Second,
 		Output:      func(string) (io.Writer, io.Writer) { return r.out, r.out },
