@@ -52,35 +52,29 @@ func runProject(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		holds = nil // picks still check that a port is free; only parallel pickers may meet
 	}
-	plan, err := project.Check(ctx, project.CheckOptions{File: opts.File, Dir: opts.Dir,
-		Plan: project.PlanOptions{Take: take, Holds: holds}})
+	// URLs name the port of the daemon that runs, or of the one started
+	// below (the default port) when none does.
+	rport := routerPort(ctx)
+	if rport == 0 {
+		rport = project.RouterPort
+	}
+	plan, err := planProject(ctx, opts, project.PlanOptions{Take: take, Holds: holds, RouterPort: rport})
 	if err != nil {
-		return projectError(opts, err)
+		return err
 	}
-	file := plan.File
-	if len(opts.Services) > 0 {
-		sel, err := plan.Select(opts.Services...)
-		if err != nil {
-			return projectError(opts, err)
-		}
-		plan = sel
-	}
-
 	st, started, err := ensureDaemon(ctx)
 	if err != nil {
 		return err
 	}
-	if st.Port != project.RouterPort {
-		// URLs name the daemon's port.
-		plan, err = project.Check(ctx, project.CheckOptions{File: opts.File, Dir: opts.Dir,
-			Plan: project.PlanOptions{Take: take, Holds: holds, Current: plan.Picked(), RouterPort: uint16(st.Port)}})
-		if err == nil && len(opts.Services) > 0 {
-			plan, err = plan.Select(opts.Services...)
-		}
+	if st.Port != int(rport) {
+		// The daemon found went, and another took its place.
+		plan, err = planProject(ctx, opts, project.PlanOptions{Take: take, Holds: holds,
+			Current: plan.Picked(), RouterPort: uint16(st.Port)})
 		if err != nil {
-			return projectError(opts, err)
+			return err
 		}
 	}
+	file := plan.File
 
 	names := make([]string, 0, len(file.Services))
 	for _, s := range file.Services {
@@ -167,6 +161,19 @@ func runProject(ctx context.Context, opts *RunOptions) error {
 		return silent(res.Code)
 	}
 	return nil
+}
+
+// planProject checks and plans the project file, and selects the services
+// asked for.
+func planProject(ctx context.Context, opts *RunOptions, po project.PlanOptions) (*project.Plan, error) {
+	plan, err := project.Check(ctx, project.CheckOptions{File: opts.File, Dir: opts.Dir, Plan: po})
+	if err == nil && len(opts.Services) > 0 {
+		plan, err = plan.Select(opts.Services...)
+	}
+	if err != nil {
+		return nil, projectError(opts, err)
+	}
+	return plan, nil
 }
 
 // servicesLine lists the plan's services with their ports, in start order.
